@@ -1,0 +1,49 @@
+"""The one shape contract every kernel keeps.
+
+A violation raises `ContractError`, which is both an `AssertionError` (the seed's
+contract: `assert a.shape[1] == b.shape[0]`, which users' tests catch) and a
+`ValueError`. It is raised explicitly, so it survives `python -O`.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class ContractError(AssertionError, ValueError):
+    """Operands that break the matmul shape/device contract."""
+
+
+def _shape(t: torch.Tensor) -> tuple[int, ...]:
+    return tuple(t.shape)
+
+
+def check_tensors(**operands: object) -> None:
+    """Raise a TypeError naming the first operand that is not a torch.Tensor."""
+    for name, value in operands.items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+
+
+def check_same_device(**operands: torch.Tensor) -> torch.device:
+    """Return the common device, or raise ContractError naming every operand's device."""
+    devices = {t.device for t in operands.values()}
+    if len(devices) > 1:
+        listing = ", ".join(f"{n} {_shape(t)} on {t.device}" for n, t in operands.items())
+        raise ContractError(f"operands must share one device: {listing}")
+    return devices.pop()
+
+
+def check_operands(a: object, b: object) -> tuple[int, int, int]:
+    """Validate a matmul pair and return (m, k, n) for a (m x k) @ b (k x n)."""
+    check_tensors(a=a, b=b)
+    if a.dim() != 2 or b.dim() != 2:
+        raise ContractError(
+            f"matmul needs two 2-D tensors, got a {_shape(a)} and b {_shape(b)}"
+        )
+    if a.shape[1] != b.shape[0]:
+        raise ContractError(
+            f"inner dimensions differ: a {_shape(a)} @ b {_shape(b)} "
+            f"({a.shape[1]} != {b.shape[0]})"
+        )
+    check_same_device(a=a, b=b)
+    return a.shape[0], a.shape[1], b.shape[1]

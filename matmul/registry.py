@@ -1,0 +1,90 @@
+"""One declaration per kernel (in the manner of PyTorch's OpInfo).
+
+Tests, benchmarks, the forward layer and the report enumerate kernels only
+through `KERNELS`. Adding a kernel is one function plus one `register(...)`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .contract import check_operands
+
+KernelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class UnsupportedDeviceError(ValueError):
+    """A kernel was handed tensors on a device type it does not support."""
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A registered kernel: call it as `kernel(a, b)`; the raw function is `.fn`.
+
+    loops:    Python-level loops the kernel runs (3 = one interpreter step per
+              multiply-add); it sets the cost model used to size tests.
+    max_rows: cost budget, the largest MNIST slice x_train[:rows] worth running.
+    devices:  device types the kernel supports ("cpu", "cuda").
+    """
+
+    name: str
+    fn: KernelFn
+    loops: int
+    max_rows: int
+    devices: frozenset[str] = frozenset({"cpu", "cuda"})
+    description: str = ""
+    params: dict = field(default_factory=dict)
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        check_operands(a, b)
+        if a.device.type not in self.devices:
+            raise UnsupportedDeviceError(
+                f"kernel {self.name!r} supports {sorted(self.devices)}, "
+                f"got tensors on {a.device}"
+            )
+        dtype = torch.result_type(a, b)
+        return self.fn(a.to(dtype), b.to(dtype))
+
+    def python_steps(self, m: int, k: int, n: int) -> int:
+        """Interpreter steps for an (m x k) @ (k x n) product: the cost model."""
+        loop_extents = (m, n, k)[: self.loops]
+        steps = 1
+        for extent in loop_extents:
+            steps *= extent
+        return steps
+
+    def supports(self, device: torch.device | str) -> bool:
+        return torch.device(device).type in self.devices
+
+
+KERNELS: dict[str, Kernel] = {}
+
+# Kernels that could not be registered here (an optional dependency missing),
+# name -> reason; the test summary shows them as skips.
+UNAVAILABLE: dict[str, str] = {}
+
+
+def register(name: str, fn: KernelFn, **declaration) -> Kernel:
+    """Declare a kernel once; the name must be new."""
+    if name in KERNELS:
+        raise ValueError(f"kernel {name!r} is already registered")
+    kernel = Kernel(name=name, fn=fn, **declaration)
+    KERNELS[name] = kernel
+    return kernel
+
+
+def get_kernel(kernel: str | Kernel | None, default: str = "builtin") -> Kernel:
+    """Resolve a kernel name or record (None means `default`)."""
+    if kernel is None:
+        kernel = default
+    if isinstance(kernel, Kernel):
+        return kernel
+    try:
+        return KERNELS[kernel]
+    except KeyError:
+        known = ", ".join(KERNELS)
+        reason = UNAVAILABLE.get(kernel)
+        extra = f" ({reason})" if reason else ""
+        raise KeyError(f"unknown kernel {kernel!r}{extra}; registered: {known}") from None
