@@ -1,0 +1,75 @@
+"""Shared fixtures: hypothesis profiles, the real MNIST (loaded once) and seeded weights."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+import matmul
+
+# A quick profile for development; `ci` (HYPOTHESIS_PROFILE=ci, set by .ci/run)
+# runs more examples, reproducibly, with no deadline flakes and no database.
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+ROOT = Path(__file__).resolve().parent
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+WEIGHTS_SEED = 42
+
+
+def kernel_params(device: str = "cpu"):
+    """Every registered kernel as a pytest param (id = its name); kernels that
+    could not be registered show up as skips that say why."""
+    params = [
+        pytest.param(k, id=k.name) for k in matmul.KERNELS.values() if k.supports(device)
+    ]
+    params += [
+        pytest.param(None, id=name, marks=pytest.mark.skip(reason=reason))
+        for name, reason in matmul.UNAVAILABLE.items()
+    ]
+    return params
+
+
+def _mnist_dir() -> Path | None:
+    if os.environ.get("MNIST_DIR"):
+        return Path(os.environ["MNIST_DIR"])
+    return SHARED_MNIST if SHARED_MNIST.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """Directory of the four MNIST .gz files; in CI its absence is a failure, not a skip."""
+    directory = _mnist_dir()
+    if directory is None:
+        reason = f"real MNIST not found: set MNIST_DIR (looked at {SHARED_MNIST})"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    """The MNIST tensors, parsed once per session (the loader memoises too)."""
+    from data import load_mnist
+
+    return load_mnist(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def weights() -> torch.Tensor:
+    """The seed's layer: 784 x 10 standard-normal weights, from a fixed seed."""
+    generator = torch.Generator().manual_seed(WEIGHTS_SEED)
+    return torch.randn(784, 10, generator=generator)
