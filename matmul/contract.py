@@ -45,5 +45,6 @@ def check_operands(a: object, b: object) -> tuple[int, int, int]:
             f"inner dimensions differ: a {_shape(a)} @ b {_shape(b)} "
             f"({a.shape[1]} != {b.shape[0]})"
         )
-    check_same_device(a=a, b=b)
+    if a.device != b.device:  # cheap test first: this runs on every kernel call
+        check_same_device(a=a, b=b)
     return a.shape[0], a.shape[1], b.shape[1]

@@ -45,7 +45,11 @@ class Kernel:
                 f"got tensors on {a.device}"
             )
         dtype = torch.result_type(a, b)
-        return self.fn(a.to(dtype), b.to(dtype))
+        if a.dtype != dtype:
+            a = a.to(dtype)
+        if b.dtype != dtype:
+            b = b.to(dtype)
+        return self.fn(a, b)
 
     def python_steps(self, m: int, k: int, n: int) -> int:
         """Interpreter steps for an (m x k) @ (k x n) product: the cost model."""
