@@ -1,0 +1,113 @@
+"""Paired timing: each round times the reference, then the benchmarked call.
+
+Machine-speed drift (another job on the box, frequency changes) hits both
+halves of a pair alike, so the ratio sample / reference cancels most of it; the
+regression gate compares those ratios. pytest-benchmark keeps the benchmarked
+call's samples (stats.data with --benchmark-save-data); the reference's samples,
+paired by index, go to extra_info["reference_data"].
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Callable
+
+import torch
+
+# MATMUL_BENCH_SLOWDOWN="kernel=0.10[,other=0.05]": add that fraction of the
+# call's own time to every call of the named benchmarks (gate study, tests of
+# the stock compare flow). Never set in normal runs.
+SLOWDOWN_ENV = "MATMUL_BENCH_SLOWDOWN"
+
+
+def synchronizer(device: torch.device | str) -> Callable[[], None]:
+    """What to call after a kernel so its work is finished when the clock stops.
+
+    CUDA launches are asynchronous: without a synchronize the timer stops when
+    the launch returns, not when the product is done.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def synchronized(fn: Callable[[], object], sync: Callable[[], None]) -> Callable[[], object]:
+    def call():
+        result = fn()
+        sync()
+        return result
+
+    return call
+
+
+def slowdowns(spec: str | None = None) -> dict[str, float]:
+    """Parse MATMUL_BENCH_SLOWDOWN into {name: fraction}."""
+    spec = os.environ.get(SLOWDOWN_ENV, "") if spec is None else spec
+    result = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, sep, fraction = item.partition("=")
+        if not sep:
+            raise ValueError(f"{SLOWDOWN_ENV}: expected name=fraction, got {item!r}")
+        result[name.strip()] = float(fraction)
+    return result
+
+
+def median_time(fn: Callable[[], object], repeats: int = 7) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def spin(seconds: float) -> None:
+    """Busy-wait (sleep is far too coarse for microseconds)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def slowed(fn: Callable[[], object], fraction: float) -> Callable[[], object]:
+    """fn, made `fraction` slower by spinning for that share of its own median time."""
+    extra = fraction * median_time(fn)
+
+    def call():
+        result = fn()
+        spin(extra)
+        return result
+
+    return call
+
+
+def plan_rounds(seconds_per_round: float, max_time: float, min_rounds: int,
+                max_rounds: int = 2000) -> int:
+    """Rounds that fill max_time, at least min_rounds."""
+    wanted = math.ceil(max_time / max(seconds_per_round, 1e-9))
+    return max(min_rounds, min(wanted, max_rounds))
+
+
+def paired(benchmark, target: Callable[[], object], reference: Callable[[], object], *,
+           max_time: float = 1.0, min_rounds: int = 5, warmup_rounds: int = 2):
+    """Time target under pytest-benchmark, each round preceded by one timed reference call.
+
+    Returns target's result. With --benchmark-disable it calls target once.
+    """
+    if not benchmark.enabled:
+        return benchmark.pedantic(target)  # --benchmark-disable: one plain call
+    reference_times: list[float] = []
+
+    def time_reference():
+        start = time.perf_counter()
+        reference()
+        reference_times.append(time.perf_counter() - start)
+
+    per_round = median_time(target, repeats=3) + median_time(reference, repeats=3)
+    rounds = plan_rounds(per_round, max_time, min_rounds)
+    result = benchmark.pedantic(target, setup=time_reference, rounds=rounds,
+                                warmup_rounds=warmup_rounds)
+    # setup also ran before the warmup rounds; keep the pairs of timed rounds.
+    benchmark.extra_info["reference_data"] = reference_times[-rounds:]
+    return result
