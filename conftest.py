@@ -9,6 +9,7 @@ import torch
 from hypothesis import HealthCheck, settings
 
 import matmul
+from bench.mnist import SHARED_MNIST, local_mnist_dir
 
 # A quick profile for development; `ci` (HYPOTHESIS_PROFILE=ci, set by .ci/run)
 # runs more examples, reproducibly, with no deadline flakes and no database.
@@ -24,8 +25,6 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-ROOT = Path(__file__).resolve().parent
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 WEIGHTS_SEED = 42
 
 
@@ -42,18 +41,13 @@ def kernel_params(device: str = "cpu"):
     return params
 
 
-def _mnist_dir() -> Path | None:
-    if os.environ.get("MNIST_DIR"):
-        return Path(os.environ["MNIST_DIR"])
-    return SHARED_MNIST if SHARED_MNIST.is_dir() else None
-
-
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """Directory of the four MNIST .gz files; in CI its absence is a failure, not a skip."""
-    directory = _mnist_dir()
+    directory = local_mnist_dir()
     if directory is None:
-        reason = f"real MNIST not found: set MNIST_DIR (looked at {SHARED_MNIST})"
+        reason = ("real MNIST not found: set MNIST_DIR or run `python -m data fetch` "
+                  f"(looked at {SHARED_MNIST})")
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)

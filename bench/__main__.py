@@ -7,6 +7,7 @@ regression gate) under .benchmarks/, then writes reports/ladder.md and .png.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -17,9 +18,24 @@ PYTEST_ARGS = ["tests/benchmarks", "--benchmark-enable", "--benchmark-autosave",
                "--benchmark-save-data", "-p", "no:cacheprovider", "-q"]
 
 
+def ensure_mnist() -> dict[str, str]:
+    """The environment for the suite, with MNIST_DIR set: fetched (and verified)
+    into the user cache first when neither MNIST_DIR nor a cached copy exists."""
+    env = dict(os.environ)
+    if not env.get("MNIST_DIR"):
+        from bench.mnist import local_mnist_dir
+        from data import fetch
+
+        directory = local_mnist_dir() or fetch()[0]
+        env["MNIST_DIR"] = str(directory)
+    return env
+
+
 def run(extra: list[str]) -> int:
+    env = ensure_mnist()
+    print(f"MNIST from {env['MNIST_DIR']}")
     started = time.perf_counter()
-    code = subprocess.call([sys.executable, "-m", "pytest", *PYTEST_ARGS, *extra])
+    code = subprocess.call([sys.executable, "-m", "pytest", *PYTEST_ARGS, *extra], env=env)
     print(f"benchmark suite took {time.perf_counter() - started:.0f} s")
     if code != 0:
         print("benchmarks failed: no report written", file=sys.stderr)
