@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, settings
 import matmul
 from bench.mnist import SHARED_MNIST, local_mnist_dir
 
+pytest_plugins = ["bench.fixtures"]
+
 # A quick profile for development; `ci` (HYPOTHESIS_PROFILE=ci, set by .ci/run)
 # runs more examples, reproducibly, with no deadline flakes and no database.
 settings.register_profile("dev", max_examples=25, deadline=None)

@@ -1,4 +1,5 @@
-"""Fixtures for the benchmark modules: MNIST slices and the paired-timing helper."""
+"""Pytest fixtures for the benchmarks (a plugin loaded by conftest.py):
+MNIST slices and the paired-timing helper."""
 from __future__ import annotations
 
 import pytest

@@ -1,0 +1,43 @@
+"""The MLP forward pass (784 -> 50 -> 10, Kaiming init) per loop-free kernel on MNIST slices.
+
+Each benchmark first checks its output against the float64 torch.nn.functional
+reference within forward.check_forward's documented bound.
+"""
+from __future__ import annotations
+
+import pytest
+
+from bench import cases
+from forward import MLP, Normalizer, check_forward
+
+CASES = [pytest.param(kernel, rows, id=f"{kernel.name}-rows{rows}")
+         for kernel, rows in cases.matmul_cases() if kernel.loops == 0]
+
+
+@pytest.fixture(scope="module")
+def normalized(mnist, slices):
+    """x_train[:rows] normalised with the training set's mean and std, once per slice."""
+    norm = Normalizer.fit(mnist.x_train)
+    cache = {}
+    return lambda rows: cache.setdefault(rows, norm(slices(rows)).contiguous())
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("kernel, rows", CASES)
+def test_forward(kernel, rows, normalized, timed, benchmark):
+    x = normalized(rows)
+    benchmark.group = f"forward rows={rows}"
+    mlp = MLP.kaiming(seed=0).with_kernel(kernel)
+    check_forward(mlp(x), mlp.layers, x)
+
+    if kernel.name == cases.REFERENCE_KERNEL:
+        reference_name, reference = cases.READ_REFERENCE, lambda: cases.read_x(x)
+    else:
+        builtin_mlp = mlp.with_kernel(cases.REFERENCE_KERNEL)
+        reference_name, reference = "forward_builtin", lambda: builtin_mlp(x)
+    sizes = mlp.sizes
+    macs = sum(rows * fan_in * fan_out for fan_in, fan_out in zip(sizes, sizes[1:]))
+    timed(lambda: mlp(x), reference, name=f"forward_{kernel.name}", info={
+        "kernel": kernel.name, "rows": rows, "reference": reference_name,
+        "flops": 2 * macs, "bytes": x.numel() * x.element_size(),
+    })
