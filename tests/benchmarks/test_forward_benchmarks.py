@@ -15,19 +15,20 @@ CASES = [pytest.param(kernel, rows, id=f"{kernel.name}-rows{rows}")
 
 
 @pytest.fixture(scope="module")
-def normalized(mnist, slices):
+def normalized(mnist, slices, bench_device):
     """x_train[:rows] normalised with the training set's mean and std, once per slice."""
-    norm = Normalizer.fit(mnist.x_train)
+    norm = Normalizer.fit(mnist.x_train.to(bench_device))
     cache = {}
     return lambda rows: cache.setdefault(rows, norm(slices(rows)).contiguous())
 
 
 @pytest.mark.mnist
 @pytest.mark.parametrize("kernel, rows", CASES)
-def test_forward(kernel, rows, normalized, timed, benchmark):
+def test_forward(kernel, rows, normalized, bench_device, supported, timed, benchmark):
+    supported(kernel)
     x = normalized(rows)
     benchmark.group = f"forward rows={rows}"
-    mlp = MLP.kaiming(seed=0).with_kernel(kernel)
+    mlp = MLP.kaiming(seed=0).to(bench_device).with_kernel(kernel)
     check_forward(mlp(x), mlp.layers, x)
 
     if kernel.name == cases.REFERENCE_KERNEL:
