@@ -1,0 +1,156 @@
+"""The contract every kernel keeps, one example-based test per rule.
+
+Each test runs on every registered kernel (kernel_params), so a kernel added
+later is held to the same contract with no code here. Hypothesis versions of
+these rules live in test_kernel_properties.py.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import kernel_params
+from matmul import ContractError
+from matmul.accuracy import check_product
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNELS = pytest.mark.parametrize("kernel", kernel_params())
+
+
+def operand(rows, cols, seed=0):
+    """A float64 matrix of quarter-integers in [-2.25, 2.25], reproducible."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(-9, 10, (rows, cols), generator=generator).double() / 4
+
+
+@KERNELS
+def test_seed_example(kernel):
+    for dtype in (torch.int64, torch.float32, torch.float64):
+        a = torch.tensor([[1, 2], [3, 4]], dtype=dtype)
+        b = torch.tensor([[5, 6], [7, 8]], dtype=dtype)
+        assert kernel(a, b).tolist() == [[19, 22], [43, 50]], dtype
+
+
+@KERNELS
+def test_seed_mismatch(kernel):
+    with pytest.raises(ContractError, match=r"\(2, 2\).*\(3, 2\)") as info:
+        kernel(torch.ones(2, 2), torch.ones(3, 2))
+    assert isinstance(info.value, AssertionError) and isinstance(info.value, ValueError)
+
+
+DTYPE_PAIRS = [
+    (torch.float64, torch.float64),  # float64-accurate, not float32 in disguise
+    (torch.int64, torch.int64),      # exact
+    (torch.int64, torch.float32),    # mixed int/float: float32
+    (torch.float32, torch.int64),
+    (torch.float32, torch.float64),  # mixed floats: float64
+]
+
+
+@KERNELS
+def test_result_dtype(kernel):
+    a64 = torch.randn(3, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    b64 = torch.randn(5, 4, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    for a_dtype, b_dtype in DTYPE_PAIRS:
+        # integer operands: small whole numbers, so the exact product is known
+        a = (a64 if a_dtype.is_floating_point else (a64 * 10).round()).to(a_dtype)
+        b = (b64 if b_dtype.is_floating_point else (b64 * 10).round()).to(b_dtype)
+        c = kernel(a, b)
+        assert c.dtype == torch.result_type(a, b), (a_dtype, b_dtype, c.dtype)
+        check_product(c, a, b)  # within γ_K of the result dtype, exact for integers
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize(
+    "kernel, device",
+    [pytest.param(*p.values, device, id=f"{p.id}-{device}", marks=p.marks)
+     for device in DEVICES for p in kernel_params(device)],
+)
+def test_device_preserved(kernel, device):
+    a, b = operand(3, 4).to(device), operand(4, 2, seed=1).to(device)
+    c = kernel(a, b)
+    assert c.device == a.device
+    check_product(c, a, b)
+
+
+@KERNELS
+def test_non_tensor_operand(kernel):
+    b = torch.ones(2, 2)
+    with pytest.raises(TypeError, match=r"\ba\b.*list"):
+        kernel([[1.0, 2.0], [3.0, 4.0]], b)
+    with pytest.raises(TypeError, match=r"\bb\b.*ndarray"):
+        kernel(b, b.numpy())
+
+
+@KERNELS
+def test_not_2d(kernel):
+    for a_shape, b_shape in [((3,), (3, 2)), ((2, 3), (3,)), ((), (2, 2)),
+                             ((1, 2, 3), (3, 2)), ((2, 3), (2, 3, 4))]:
+        with pytest.raises(ContractError, match="2-D"):
+            kernel(torch.ones(a_shape), torch.ones(b_shape))
+
+
+@KERNELS
+def test_zero_size(kernel):
+    for m, k, n in [(2, 0, 3), (0, 2, 3), (2, 3, 0), (0, 0, 0)]:
+        for dtype in (torch.int64, torch.float32):
+            c = kernel(torch.ones(m, k, dtype=dtype), torch.ones(k, n, dtype=dtype))
+            # k = 0: an empty sum is 0, not whatever torch.empty held
+            case = f"{m} x {k} @ {k} x {n} {dtype}"
+            torch.testing.assert_close(c, torch.zeros(m, n, dtype=dtype), rtol=0, atol=0,
+                                       msg=lambda msg, case=case: f"{case}: {msg}")
+
+
+def _views():
+    a, b = operand(6, 8), operand(8, 6, seed=1)
+    return {
+        "transposed": (a.T.contiguous().T, b.T.contiguous().T),   # column-major storage
+        "transpose_of_other": (b.T, a.T),
+        "row_slice": (operand(12, 8)[::2], operand(16, 6, seed=1)[::2]),
+        "column_slice": (operand(6, 16)[:, ::2], operand(8, 12, seed=1)[:, 1::2]),
+        "sub_block": (operand(9, 9)[1:7, 1:9], operand(9, 9, seed=1)[1:9, 2:8]),
+    }
+
+
+@KERNELS
+def test_non_contiguous(kernel):
+    for layout, (a, b) in _views().items():
+        assert not (a.is_contiguous() or b.is_contiguous()), layout
+        a_before, b_before = a.clone(), b.clone()
+        check_product(kernel(a, b), a, b)
+        assert torch.equal(a, a_before) and torch.equal(b, b_before), f"{layout}: inputs modified"
+
+
+# Run in a child `python -O`: asserts are stripped there, so a contract that
+# relied on `assert` would let the mismatch through.
+OPTIMIZED_CHILD = """
+import json, torch, matmul
+results = {}
+for name, kernel in matmul.KERNELS.items():
+    try:
+        kernel(torch.ones(2, 2), torch.ones(3, 2))
+        results[name] = "accepted"
+    except AssertionError as error:
+        results[name] = str(error)
+print(json.dumps({"debug": __debug__, "results": results}))
+"""
+
+
+def test_contract_survives_python_O():
+    done = subprocess.run(  # `-c` puts the working directory (the repo) on sys.path
+        [sys.executable, "-O", "-c", OPTIMIZED_CHILD],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["debug"] is False, "the child did not run under -O"
+    assert report["results"], "no kernel registered in the child"
+    for name, message in report["results"].items():
+        assert "(2, 2)" in message and "(3, 2)" in message, f"{name}: {message}"
