@@ -20,3 +20,24 @@ __all__ = [
     "KERNELS", "UNAVAILABLE", "ContractError", "Kernel", "UnsupportedDeviceError",
     "check_operands", "get_kernel", "register",
 ]
+
+# ---- Issue 8: cache blocking and compiled kernels ---------------------------
+# tiled: three Python loops over tiles, not elements; on MNIST's 784 x 10
+# weights that is ceil(m/64) * 13 steps, which loops=1 (m steps) bounds.
+# The numba kernels run no interpreter steps (loops=0), are CPU-only (they
+# compute on .numpy() views), and numba is an optional extra: without it they
+# are listed in UNAVAILABLE with the reason instead.
+from . import compiled, tiled
+
+register("tiled", tiled.tiled, loops=1, max_rows=5_000,
+         params={"tile": tiled.DEFAULT_TILE},
+         description="tile x tile blocks, each by @: cache blocking in Python loops")
+if compiled.NUMBA_MISSING is None:
+    register("numba_three_loops", compiled.numba_three_loops, loops=0, max_rows=5_000,
+             devices=frozenset({"cpu"}),
+             description="i, j, k compiled by numba (@njit), one thread")
+    register("numba_tuned", compiled.numba_tuned, loops=0, max_rows=50_000,
+             devices=frozenset({"cpu"}),
+             description="numba, parallel over rows, 8 x 2 register blocking")
+else:
+    UNAVAILABLE.update(dict.fromkeys(("numba_three_loops", "numba_tuned"), compiled.NUMBA_MISSING))

@@ -1,0 +1,36 @@
+"""The cache-blocked kernel's one knob: its tile size, swept on one MNIST slice."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import pytest
+
+from bench import cases
+from matmul import KERNELS
+from matmul.accuracy import check_product
+
+TILES = (16, 32, 64, 128, 256, 784)
+
+pytestmark = pytest.mark.skipif("tiled" not in KERNELS, reason="no tiled kernel registered")
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("tile", TILES, ids=lambda tile: f"tile{tile}")
+def test_tile_sweep(tile, slices, layer_weights, supported, timed, benchmark):
+    # The registered record with only its tile changed: same contract, same checks.
+    base = KERNELS["tiled"]
+    kernel = dataclasses.replace(base, fn=functools.partial(base.fn, tile=tile),
+                                 params={**base.params, "tile": tile})
+    supported(kernel)
+    rows = base.max_rows
+    x, weights = slices(rows), layer_weights
+    benchmark.group = f"tiled sweep rows={rows}"
+    check_product(kernel(x, weights), x, weights)
+    builtin = KERNELS[cases.REFERENCE_KERNEL]
+    m, k = x.shape
+    n = weights.shape[1]
+    timed(lambda: kernel(x, weights), lambda: builtin(x, weights), name=f"tiled_{tile}", info={
+        "kernel": "tiled", "tile": tile, "rows": rows, "reference": cases.REFERENCE_KERNEL,
+        "flops": cases.flops(m, k, n), "bytes": cases.bytes_moved(m, k, n, x.dtype),
+    })
