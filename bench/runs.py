@@ -15,9 +15,32 @@ from pathlib import Path
 
 import numpy as np
 
-# Fields that must agree between two runs for their timings to be comparable
-# (label -> how to read it from a run).
-ENVIRONMENT_FIELDS = ("node", "machine", "cpu", "python", "torch", "threads")
+# Fields that must agree between two runs for their timings to be comparable.
+ENVIRONMENT_FIELDS = ("node", "machine", "cpu", "python", "torch", "threads", "timer")
+
+
+# How a benchmark's samples are normalised by its reference before comparing:
+# pair: each round's time / that round's reference time: cancels drift at the
+#       scale of a round (a busy neighbour, a frequency change);
+# run:  each time / the run's median reference time: cancels only a whole run
+#       being faster or slower;
+# none: raw times;
+# auto: pair, unless the call lasts over MAX_PAIR_SPAN times its reference:
+#       then none. A 7 µs reference after a 0.3 s Python loop samples too little
+#       of the round to track its drift and only adds its own noise (bench.study
+#       measured a 59 % run-to-run spread for three_loops paired, 2.5 % raw).
+NORMALISATIONS = ("auto", "pair", "run", "none")
+MAX_PAIR_SPAN = 100.0
+
+
+def resolve(mode: str, baseline: Benchmark) -> str:
+    """The normalisation used for one benchmark (auto decided on the baseline)."""
+    if mode not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {mode!r}; expected one of {NORMALISATIONS}")
+    if mode != "auto":
+        return mode
+    span = baseline.median / float(np.median(baseline.reference))
+    return "none" if span > MAX_PAIR_SPAN else "pair"
 
 
 class RunError(ValueError):
@@ -37,10 +60,15 @@ class Benchmark:
     mean: float             # pytest-benchmark's own mean (what stock compare uses)
     threshold: float | None  # extra_info["gate_threshold"], if the benchmark sets one
 
-    @property
-    def ratios(self) -> np.ndarray:
-        """Per-round time / reference time: machine-speed drift cancels in the pair."""
-        return self.samples / self.reference
+    def normalised(self, mode: str) -> np.ndarray:
+        """The samples the gate compares, by a resolved NORMALISATIONS mode."""
+        if mode == "pair":
+            return self.samples / self.reference
+        if mode == "run":
+            return self.samples / float(np.median(self.reference))
+        if mode == "none":
+            return self.samples
+        raise ValueError(f"cannot normalise by {mode!r}; expected pair, run or none")
 
     @property
     def median(self) -> float:
@@ -58,9 +86,8 @@ def load(path: str | Path) -> Run:
     """Read and validate a saved run (pytest --benchmark-json / --benchmark-autosave)."""
     path = Path(path)
     if not path.is_file():
-        raise RunError(f"{path}: no such file (a baseline has to be saved first, "
-                       "e.g. pytest --benchmark-enable --benchmark-save-data "
-                       "--benchmark-json=FILE)")
+        raise RunError(f"{path}: no such file (save a run with pytest tests/benchmarks "
+                       "--benchmark-enable --benchmark-save-data --benchmark-json=FILE)")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -144,6 +171,8 @@ def _environment(document: dict, benchmarks: dict[str, Benchmark]) -> dict[str, 
     # torch and threads are per benchmark; one run normally has one value of each.
     torch_versions = sorted({str(x["torch"]) for x in extras if "torch" in x})
     threads = sorted({str(x["threads"]) for x in extras if "threads" in x})
+    # Wall-clock and CPU-time runs (--benchmark-timer) measure different things.
+    timers = sorted({str((e.get("options") or {}).get("timer", "?")) for e in entries})
     return {
         "node": str(machine.get("node", "?")),
         "machine": str(machine.get("machine", "?")),
@@ -152,6 +181,7 @@ def _environment(document: dict, benchmarks: dict[str, Benchmark]) -> dict[str, 
                   f"{machine.get('python_version', '?')}",
         "torch": ",".join(torch_versions) or "?",
         "threads": ",".join(threads) or "?",
+        "timer": ",".join(timers) or "?",
     }
 
 

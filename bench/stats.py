@@ -1,8 +1,8 @@
 """The gate's statistics: a bootstrap interval of a ratio of medians, and its verdict.
 
-The quantity compared is the per-round ratio time / reference time (bench.timing
-pairs them), so machine-speed drift that hits both halves of a round cancels.
-Medians, because a shared machine adds rare, huge stalls that move a mean (and
+The samples compared are normalised by the reference timed in the same run
+(bench.runs.NORMALISATIONS: by default each round's time / its reference's, so
+machine-speed drift that hits both halves of a round cancels). Medians, because a shared machine adds rare, huge stalls that move a mean (and
 stock pytest-benchmark's compare) but hardly a median.
 """
 from __future__ import annotations
@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from scipy.special import betainc  # scipy.stats would add ~0.5 s to every gate start
 
 REGRESSED, IMPROVED, NO_CHANGE = "regressed", "improved", "no change"
 
-# Bootstrap resamples: 2000 puts 10 resamples beyond each end of a 99 % interval.
-RESAMPLES = 2000
-# Cap on one block of resampled values (floats), to bound memory for long runs.
-_BLOCK = 4_000_000
+# Draws from the two medians' bootstrap distributions that make the ratio's:
+# 20 000 put 100 draws beyond each end of a 99 % interval.
+RESAMPLES = 20_000
 
 
 @dataclass(frozen=True)
@@ -41,17 +41,30 @@ def seed_for(key: str) -> int:
     return zlib.crc32(key.encode("utf-8"))
 
 
-def bootstrap_medians(samples: np.ndarray, rng: np.random.Generator,
-                      resamples: int = RESAMPLES) -> np.ndarray:
-    """Medians of `resamples` resamples (with replacement) of samples, vectorised."""
-    n = len(samples)
-    block = max(1, _BLOCK // n)
-    out = np.empty(resamples)
-    for start in range(0, resamples, block):
-        stop = min(start + block, resamples)
-        index = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = np.median(samples[index], axis=1)
-    return out
+def median_distribution(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The exact bootstrap distribution of the (lower) median: (sorted values, CDF).
+
+    The median of a resample of n values is the m-th smallest, m = ceil(n / 2).
+    It is <= the j-th smallest sample exactly when at least m of the n draws
+    are, and each draw is with probability j / n: P = P(Binomial(n, j/n) >= m).
+    So no resampling is needed for one side, whatever n, in O(n log n).
+    """
+    values = np.sort(samples)
+    n = len(values)
+    m = (n + 1) // 2
+    # P(Binomial(n, p) >= m) is the regularised incomplete beta I_p(m, n - m + 1).
+    cdf = betainc(m, n - m + 1, np.arange(1, n + 1) / n)
+    cdf[-1] = 1.0
+    return values, cdf
+
+
+def draw_medians(samples: np.ndarray, rng: np.random.Generator,
+                 resamples: int = RESAMPLES) -> np.ndarray:
+    """`resamples` medians of bootstrap resamples of samples, drawn from the exact
+    distribution (as if resampling, but in O(n log n + resamples log n))."""
+    values, cdf = median_distribution(samples)
+    index = np.searchsorted(cdf, rng.random(resamples), side="right")
+    return values[np.minimum(index, len(values) - 1)]
 
 
 def ratio_interval(baseline: np.ndarray, candidate: np.ndarray, *, confidence: float,
@@ -67,7 +80,7 @@ def ratio_interval(baseline: np.ndarray, candidate: np.ndarray, *, confidence: f
     """
     rng = np.random.default_rng(seed)
     ratio = float(np.median(candidate) / np.median(baseline))
-    boot = bootstrap_medians(candidate, rng, resamples) / bootstrap_medians(baseline, rng, resamples)
+    boot = draw_medians(candidate, rng, resamples) / draw_medians(baseline, rng, resamples)
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(boot, [tail, 1.0 - tail])
     if run_noise > 0:
