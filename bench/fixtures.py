@@ -2,6 +2,8 @@
 MNIST slices on the benchmark device and the paired-timing helper."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -56,6 +58,8 @@ def timed(benchmark, request, bench_device):
     The max time per benchmark follows --benchmark-max-time; info goes to extra_info.
     """
     config = request.config
+    clock = getattr(config.getoption("benchmark_timer"), "target", time.perf_counter)
+    marker = request.node.get_closest_marker("gate_threshold")
 
     def run(target, reference, *, name, info=None, sync=None):
         # CUDA work is asynchronous: each timed call waits for the device.
@@ -64,15 +68,18 @@ def timed(benchmark, request, bench_device):
         reference = timing.synchronized(reference, sync)
         fraction = timing.slowdowns().get(name)
         if fraction:
-            target = timing.slowed(target, fraction)
+            target = timing.slowed(target, fraction, clock)
         benchmark.extra_info.update(info or {})
         benchmark.extra_info.update(
             torch=torch.__version__, threads=torch.get_num_threads(), device=str(bench_device),
             slowdown=fraction or 0.0)
+        if marker is not None:
+            benchmark.extra_info["gate_threshold"] = float(marker.args[0])
         result = timing.paired(
             benchmark, target, reference,
             max_time=float(config.getoption("benchmark_max_time")),
             min_rounds=int(config.getoption("benchmark_min_rounds")),
+            clock=clock,
         )
         if benchmark.enabled and "flops" in benchmark.extra_info:
             median = benchmark.stats.stats.median

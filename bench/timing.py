@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -54,25 +54,31 @@ def slowdowns(spec: str | None = None) -> dict[str, float]:
     return result
 
 
-def median_time(fn: Callable[[], object], repeats: int = 7) -> float:
+Clock = Callable[[], float]
+
+
+def median_time(fn: Callable[[], object], repeats: int = 7,
+                clock: Clock = time.perf_counter) -> float:
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return sorted(times)[len(times) // 2]
 
 
 def spin(seconds: float) -> None:
-    """Busy-wait (sleep is far too coarse for microseconds)."""
+    """Busy-wait (sleep is far too coarse for microseconds), on the cheap wall
+    clock: a process_time call costs ~1 µs and would overshoot short waits."""
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         pass
 
 
-def slowed(fn: Callable[[], object], fraction: float) -> Callable[[], object]:
+def slowed(fn: Callable[[], object], fraction: float,
+           clock: Clock = time.perf_counter) -> Callable[[], object]:
     """fn, made `fraction` slower by spinning for that share of its own median time."""
-    extra = fraction * median_time(fn)
+    extra = fraction * median_time(fn, clock=clock)
 
     def call():
         result = fn()
@@ -90,9 +96,13 @@ def plan_rounds(seconds_per_round: float, max_time: float, min_rounds: int,
 
 
 def paired(benchmark, target: Callable[[], object], reference: Callable[[], object], *,
-           max_time: float = 1.0, min_rounds: int = 5, warmup_rounds: int = 2):
+           max_time: float = 1.0, min_rounds: int = 5, warmup_rounds: int = 2,
+           clock: Clock = time.perf_counter):
     """Time target under pytest-benchmark, each round preceded by one timed reference call.
 
+    `clock` must be the benchmark's own timer (--benchmark-timer), so both halves
+    of a pair are on one clock: time.process_time, with one thread, ignores the
+    time a shared machine makes the process wait for a core.
     Returns target's result. With --benchmark-disable it calls target once.
     """
     if not benchmark.enabled:
@@ -100,11 +110,11 @@ def paired(benchmark, target: Callable[[], object], reference: Callable[[], obje
     reference_times: list[float] = []
 
     def time_reference():
-        start = time.perf_counter()
+        start = clock()
         reference()
-        reference_times.append(time.perf_counter() - start)
+        reference_times.append(clock() - start)
 
-    per_round = median_time(target, repeats=3) + median_time(reference, repeats=3)
+    per_round = median_time(target, 3, clock) + median_time(reference, 3, clock)
     rounds = plan_rounds(per_round, max_time, min_rounds)
     result = benchmark.pedantic(target, setup=time_reference, rounds=rounds,
                                 warmup_rounds=warmup_rounds)

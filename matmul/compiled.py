@@ -26,6 +26,8 @@ CPU only: `.numpy()` needs host memory, so the registry declares devices={"cpu"}
 """
 from __future__ import annotations
 
+import types
+
 import torch
 
 _INSTALL = "pip install 'matmul-bench[numba]'"
@@ -163,6 +165,21 @@ def _blocked(a, bt, c, zero):
             _store(c, r7, j, s70, s71)
 
 
+# The same loops on one thread, for products too small to pay for waking the
+# thread pool (tens of µs, and it varied 2x between processes).
+def _renamed(fn, name):
+    # A copy under its own name: numba's disk cache is keyed by the function's
+    # name and line, so the serial and parallel builds must not share one.
+    copy = types.FunctionType(fn.__code__, fn.__globals__, name)
+    copy.__qualname__ = name
+    return copy
+
+
+_blocked_serial = (_njit(fastmath=_FLOAT_REASSOCIATION)(_renamed(_blocked.py_func, "_blocked_serial"))
+                   if numba is not None else _blocked)
+PARALLEL_MIN_MACS = 4_000_000
+
+
 # -- torch in, torch out -------------------------------------------------------
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -201,5 +218,6 @@ def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     bt = torch.zeros(-(-n // COLS) * COLS, k, dtype=dtype)
     bt[:n] = b.detach().T
     zero = c.numpy().dtype.type(0)  # typed like c, so the sums stay in its dtype
-    _blocked(_host_array(a, dtype), bt.numpy(), c.numpy(), zero)
+    blocked = _blocked if m * k * n >= PARALLEL_MIN_MACS else _blocked_serial
+    blocked(_host_array(a, dtype), bt.numpy(), c.numpy(), zero)
     return c.to(a.dtype)

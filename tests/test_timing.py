@@ -57,7 +57,7 @@ def test_slowdown_spec_parses_and_rejects_garbage():
 
 def test_slowed_call_spins_that_fraction_of_its_median(monkeypatch):
     spun = []
-    monkeypatch.setattr(timing, "median_time", lambda fn, repeats=7: 0.004)
+    monkeypatch.setattr(timing, "median_time", lambda fn, repeats=7, clock=None: 0.004)
     monkeypatch.setattr(timing, "spin", spun.append)
     calls = []
     slow = timing.slowed(lambda: calls.append(1) or "result", 0.25)
