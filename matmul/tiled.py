@@ -21,7 +21,10 @@ import operator
 
 import torch
 
-DEFAULT_TILE = 64
+# The sweep (tests/benchmarks/test_tile_sweep.py) on 5 000 MNIST rows: 16 -> 66 ms,
+# 32 -> 22, 64 -> 7.3, 128 -> 3.3, 256 -> 2.3, 784 (no blocking of k) -> 1.8 ms;
+# each tile product is a BLAS call, so bigger tiles pay less Python overhead.
+DEFAULT_TILE = 256
 
 # float16/bfloat16 accumulate in float32 across tiles, as BLAS's half GEMM
 # does: one rounding at the end instead of one per inner tile.
