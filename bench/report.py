@@ -50,9 +50,15 @@ def matmul_medians(run: dict) -> dict[int, dict[str, float]]:
     return dict(sorted(table.items()))
 
 
-def _gflops(run: dict) -> dict[tuple[int, str], float]:
-    return {(b["extra_info"]["rows"], b["extra_info"]["kernel"]): b["extra_info"].get("gflops_per_s")
-            for b in run["benchmarks"] if b["name"].startswith("test_matmul[")}
+def _rates(run: dict) -> dict[tuple[int, str], dict]:
+    """(rows, kernel) -> extra_info, where the run recorded GFLOP/s and GB/s."""
+    return {(b["extra_info"]["rows"], b["extra_info"]["kernel"]): b["extra_info"]
+            for b in run["benchmarks"] if b["name"].startswith(LADDER_TESTS)}
+
+
+def _rate(info: dict | None, key: str) -> str:
+    value = (info or {}).get(key)
+    return "n/a" if value is None else f"{value:.3g}"
 
 
 def per_row_time(medians: dict[int, dict[str, float]], kernel: str) -> float | None:
@@ -77,13 +83,14 @@ def _ratio(value: float) -> str:
 
 def ladder_markdown(run: dict) -> str:
     medians = matmul_medians(run)
-    gflops = _gflops(run)
+    rates = _rates(run)
     slow_per_row = per_row_time(medians, SLOWEST)
     lines = []
     for rows, times in medians.items():
         lines += [f"### x_train[:{rows}] @ weights (784 x 10)", "",
-                  f"| kernel | median | GFLOP/s | x faster than {SLOWEST} | x slower than {FASTEST} |",
-                  "| --- | ---: | ---: | ---: | ---: |"]
+                  f"| kernel | median | GFLOP/s | GB/s | x faster than {SLOWEST} "
+                  f"| x slower than {FASTEST} |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
         slowest = times.get(SLOWEST)
         marker = ""
         if slowest is None and slow_per_row is not None:
@@ -93,13 +100,13 @@ def ladder_markdown(run: dict) -> str:
                 continue
             faster = f"{slowest / seconds:,.0f}{marker}" if slowest else "n/a"
             slower = _ratio(seconds / times[FASTEST]) if FASTEST in times else "n/a"
-            rate = gflops.get((rows, kernel))
-            lines.append(f"| {kernel} | {format_time(seconds)} | "
-                         f"{rate:.3g} | {faster} | {slower} |" if rate is not None else
-                         f"| {kernel} | {format_time(seconds)} | n/a | {faster} | {slower} |")
+            info = rates.get((rows, kernel))
+            lines.append(f"| {kernel} | {format_time(seconds)} | {_rate(info, 'gflops_per_s')} | "
+                         f"{_rate(info, 'gbytes_per_s')} | {faster} | {slower} |")
         if cases.READ_REFERENCE in times:
+            info = rates.get((rows, cases.READ_REFERENCE))
             lines.append(f"| *one read of x (roofline)* | {format_time(times[cases.READ_REFERENCE])}"
-                         " | | | |")
+                         f" | | {_rate(info, 'gbytes_per_s')} | | |")
         lines.append("")
     if any(SLOWEST not in t for t in medians.values()) and slow_per_row:
         lines.append(f"\\* {SLOWEST} was not run on this slice (beyond its cost budget): its time "

@@ -10,10 +10,11 @@ from bench import report
 
 def entry(kernel: str, rows: int, median: float) -> dict:
     name = "test_read_x" if kernel == "read_x" else "test_matmul"
-    flops = 2 * rows * 784 * 10
+    flops, size = 2 * rows * 784 * 10, rows * 784 * 4
     return {"name": f"{name}[{kernel}-rows{rows}]", "stats": {"median": median},
-            "extra_info": {"kernel": kernel, "rows": rows, "flops": flops,
-                           "gflops_per_s": flops / median / 1e9}}
+            "extra_info": {"kernel": kernel, "rows": rows, "flops": flops, "bytes": size,
+                           "gflops_per_s": flops / median / 1e9,
+                           "gbytes_per_s": size / median / 1e9}}
 
 
 @pytest.fixture
@@ -33,16 +34,17 @@ def rows_of(markdown: str, heading: str) -> dict[str, list[str]]:
 
 def test_ladder_ratios_come_from_the_run(run):
     table = rows_of(report.ladder_markdown(run), "x_train[:5]")
-    assert table["einsum"] == ["12 µs", f"{78400 / 1.2e-5 / 1e9:.3g}", "25,000", "4.00"]
-    assert table["three_loops"][2:] == ["1", "100,000"]
-    assert table["*one read of x (roofline)*"][0] == "1 µs"
+    assert table["einsum"] == ["12 µs", f"{78400 / 1.2e-5 / 1e9:.3g}",
+                               f"{15680 / 1.2e-5 / 1e9:.3g}", "25,000", "4.00"]
+    assert table["three_loops"][3:] == ["1", "100,000"]
+    assert table["*one read of x (roofline)*"][:3] == ["1 µs", "", f"{15680 / 1e-6 / 1e9:.3g}"]
 
 
 def test_three_loops_beyond_its_budget_is_extrapolated_per_row_and_marked(run):
     markdown = report.ladder_markdown(run)
     table = rows_of(markdown, "x_train[:50]")
     # 0.3 s per 5 rows -> 3 s for 50 rows; builtin took 6 µs there.
-    assert table["builtin"][2] == "500,000*"
+    assert table["builtin"][3] == "500,000*"
     assert "extrapolated per row" in markdown
 
 
