@@ -53,7 +53,7 @@ def mnist_dir() -> Path:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    return directory
+    return directory.resolve()  # the loader reports resolved paths
 
 
 @pytest.fixture(scope="session")
