@@ -32,6 +32,7 @@ import numpy as np
 
 from . import runs, stats
 from .runs import Run, RunError
+from .units import format_time
 
 # Defaults calibrated by bench.study on the shared 2-core dev machine (README,
 # "Regression gate"). With a 99 % interval widened by RUN_NOISE, the rule needs
@@ -224,14 +225,7 @@ def _cell(bench: runs.Benchmark | None) -> str:
         return "-"
     ratio = bench.median / float(np.median(bench.reference))
     shown = f"{ratio:,.0f}" if ratio >= 1000 else f"{ratio:.3g}"
-    return f"{_time(bench.median)} ({shown}x {bench.reference_name})"
-
-
-def _time(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
+    return f"{format_time(bench.median)} ({shown}x {bench.reference_name})"
 
 
 # ---------------------------------------------------------------- command line

@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench import cases
+from bench.units import format_time
 
 SLOWEST = "three_loops"
 FASTEST = cases.REFERENCE_KERNEL
@@ -68,13 +69,6 @@ def per_row_time(medians: dict[int, dict[str, float]], kernel: str) -> float | N
         return None
     rows, seconds = max(measured)
     return seconds / rows
-
-
-def format_time(seconds: float) -> str:
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
 
 
 def _ratio(value: float) -> str:

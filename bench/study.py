@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from . import gate, runs
+from .units import format_time
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_FILE = "tests/benchmarks/test_matmul_benchmarks.py"
@@ -296,7 +297,7 @@ def report(manifest: dict, samples: list[Sample], settings: dict,
                    f"false alarms among the {n_pairs} unchanged pairs, ours / stock:"), "",
               "| benchmark | median | rounds | " + " | ".join(modes) + " | false alarms |",
               "| --- | --- | --- | " + " | ".join("---" for _ in modes) + " | --- |"]
-    lines += [f"| {name} | {gate._time(median)} | {rounds} | "
+    lines += [f"| {name} | {format_time(median)} | {rounds} | "
               + " | ".join(f"{sd * 100:.1f} %" for sd in sds)
               + f" | {by_key['ours'].get(key, 0)} / {by_key['stock'].get(key, 0)} |"
               for key, name, median, rounds, sds in spread(samples)]

@@ -74,14 +74,24 @@ def check_product(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
         return
     abs_product = a.detach().cpu().double().abs() @ b.detach().cpu().double().abs()
     allowance = (gamma(k, expected_dtype) + ref_gamma) * abs_product
-    error = (c.detach().cpu().double() - exact).abs()
-    excess = error - allowance
-    if excess.numel() and ((excess > 0).any() or not torch.isfinite(error).all()):
-        worst = int(torch.nan_to_num(excess, nan=float("inf")).argmax())
-        i, j = divmod(worst, c.shape[1])
+    assert_within(c, exact, allowance,
+                  f"a {tuple(a.shape)} @ b {tuple(b.shape)} in {expected_dtype} (K = {k})",
+                  bound="γ_K|A||B|")
+
+
+def assert_within(actual: torch.Tensor, expected: torch.Tensor, allowance: torch.Tensor,
+                  what: str, bound: str = "the bound") -> None:
+    """Raise AssertionError unless |actual - expected| <= allowance entrywise (2-D).
+
+    NaN or inf where a finite value was expected always fails. The message names
+    `what`, the worst entry, both values, the error and its allowance.
+    """
+    error = (actual.detach().cpu().double() - expected.detach().cpu().double()).abs()
+    excess = torch.nan_to_num(error - allowance, nan=float("inf"))
+    if excess.numel() and (excess > 0).any():
+        i, j = divmod(int(excess.argmax()), actual.shape[1])
         raise AssertionError(
-            f"a {tuple(a.shape)} @ b {tuple(b.shape)} in {expected_dtype}: entry ({i}, {j}) "
-            f"is {c[i, j].item()!r}, exact {exact[i, j].item()!r}, error "
-            f"{error[i, j].item():.3g} > allowed γ_K|A||B| = {allowance[i, j].item():.3g} "
-            f"(K = {k})"
+            f"{what}: entry ({i}, {j}) is {actual[i, j].item()!r}, expected "
+            f"{expected[i, j].item()!r}, error {error[i, j].item():.3g} > allowed "
+            f"{bound} = {allowance[i, j].item():.3g}"
         )

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from conftest import kernel_params
 from matmul import ContractError
-from matmul.accuracy import check_product, gamma, unit_roundoff
+from matmul.accuracy import assert_within, check_product, gamma, unit_roundoff
 from strategies import malformed_pairs, matmul_pairs, matmul_triples
 
 PROPERTIES = []
@@ -44,14 +44,7 @@ def assert_agree(x, y, dtype, allowance, what):
     if not dtype.is_floating_point:
         torch.testing.assert_close(x, y, rtol=0, atol=0, msg=lambda m: f"{what}: {m}")
         return
-    error = (x.double() - y.double()).abs()
-    excess = torch.nan_to_num(error - allowance, nan=float("inf"))
-    if excess.numel() and (excess > 0).any():
-        i, j = divmod(int(excess.argmax()), x.shape[1])
-        raise AssertionError(
-            f"{what}: entry ({i}, {j}) is {x[i, j].item()!r} vs {y[i, j].item()!r}, "
-            f"error {error[i, j].item():.3g} > allowed {allowance[i, j].item():.3g}"
-        )
+    assert_within(x, y, allowance, what)
 
 
 def assert_exact(c, expected, what):
