@@ -90,3 +90,24 @@ def test_paired_keeps_one_reference_sample_per_round_and_syncs(pytester):
     """)
     result = pytester.runpytest_inprocess("--benchmark-enable", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_gate_threshold_marker_reaches_extra_info(pytester):
+    """@pytest.mark.gate_threshold(x) on a benchmark is what the gate reads."""
+    pytester.makeconftest('pytest_plugins = ["bench.fixtures"]')
+    pytester.makepyfile(test_inner="""
+        import pytest
+
+        @pytest.mark.gate_threshold(0.2)
+        def test_marked(timed, benchmark):
+            timed(lambda: None, lambda: None, name="noop", info={"kernel": "noop"})
+            assert benchmark.extra_info["gate_threshold"] == 0.2
+            assert benchmark.extra_info["kernel"] == "noop"
+
+        def test_unmarked(timed, benchmark):
+            timed(lambda: None, lambda: None, name="noop")
+            assert "gate_threshold" not in benchmark.extra_info
+    """)
+    result = pytester.runpytest_inprocess("--benchmark-enable", "--benchmark-max-time=0.01",
+                                          "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
