@@ -23,7 +23,7 @@ __all__ = [
 
 # ---- Issue 8: cache blocking and compiled kernels ---------------------------
 # tiled: three Python loops over tiles, not elements; on MNIST's 784 x 10
-# weights that is ceil(m/64) * 13 steps, which loops=1 (m steps) bounds.
+# weights that is ceil(m/256) * 4 steps, which loops=1 (m steps) bounds.
 # The numba kernels run no interpreter steps (loops=0), are CPU-only (they
 # compute on .numpy() views), and numba is an optional extra: without it they
 # are listed in UNAVAILABLE with the reason instead.

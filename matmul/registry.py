@@ -27,6 +27,8 @@ class Kernel:
               multiply-add); it sets the cost model used to size tests.
     max_rows: cost budget, the largest MNIST slice x_train[:rows] worth running.
     devices:  device types the kernel supports ("cpu", "cuda").
+    params:   keyword arguments every call passes to fn (a tuning knob such as
+              a tile size); `dataclasses.replace(kernel, params=...)` varies them.
     """
 
     name: str
@@ -49,7 +51,7 @@ class Kernel:
             a = a.to(dtype)
         if b.dtype != dtype:
             b = b.to(dtype)
-        return self.fn(a, b)
+        return self.fn(a, b, **self.params)
 
     def python_steps(self, m: int, k: int, n: int) -> int:
         """Interpreter steps for an (m x k) @ (k x n) product: the cost model."""

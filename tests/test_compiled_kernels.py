@@ -4,6 +4,7 @@ int32 (a dtype the properties do not draw) and the tile parameter of `tiled`.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import subprocess
@@ -14,7 +15,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import matmul
 from matmul import KERNELS, UNAVAILABLE, UnsupportedDeviceError, compiled
 from matmul.tiled import DEFAULT_TILE, tiled
 
@@ -110,8 +110,17 @@ def test_tuned_row_blocks_and_column_padding():
     assert torch.equal(KERNELS["numba_tuned"](a, b), a @ b)
 
 
-def test_tile_parameter_is_declared():
+def test_registry_passes_the_declared_tile():
     assert KERNELS["tiled"].params == {"tile": DEFAULT_TILE}
+    seen = []
+
+    def spy(a, b, tile):
+        seen.append(tile)
+        return tiled(a, b, tile=tile)
+
+    kernel = dataclasses.replace(KERNELS["tiled"], fn=spy, params={"tile": 7})
+    assert kernel(torch.ones(2, 3), torch.ones(3, 2)).tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    assert seen == [7]
 
 
 @pytest.mark.parametrize("dtype", [torch.int64, torch.float64])
@@ -133,6 +142,3 @@ def test_tile_must_be_a_positive_integer(tile, error):
     with pytest.raises(error):
         tiled(torch.ones(2, 2), torch.ones(2, 2), tile=tile)
 
-
-def test_matmul_exports_the_modules():
-    assert matmul.tiled.tiled is tiled and matmul.compiled is compiled
