@@ -49,7 +49,7 @@ def mnist_dir() -> Path:
     directory = local_mnist_dir()
     if directory is None:
         reason = ("real MNIST not found: set MNIST_DIR or run `python -m data fetch` "
-                  f"(looked at {SHARED_MNIST})")
+                  f"(looked at {SHARED_MNIST} and the user cache)")
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)

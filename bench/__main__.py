@@ -21,14 +21,10 @@ PYTEST_ARGS = ["tests/benchmarks", "--benchmark-enable", "--benchmark-autosave",
 def ensure_mnist() -> dict[str, str]:
     """The environment for the suite, with MNIST_DIR set: fetched (and verified)
     into the user cache first when neither MNIST_DIR nor a cached copy exists."""
-    env = dict(os.environ)
-    if not env.get("MNIST_DIR"):
-        from bench.mnist import local_mnist_dir
-        from data import fetch
+    from bench.mnist import local_mnist_dir
+    from data import fetch
 
-        directory = local_mnist_dir() or fetch()[0]
-        env["MNIST_DIR"] = str(directory)
-    return env
+    return {**os.environ, "MNIST_DIR": str(local_mnist_dir() or fetch()[0])}
 
 
 # torch's OpenMP workers spin for a while after each parallel region; every

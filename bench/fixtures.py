@@ -74,6 +74,10 @@ def timed(benchmark, request, bench_device):
             torch=torch.__version__, threads=torch.get_num_threads(), device=str(bench_device),
             slowdown=fraction or 0.0)
         if marker is not None:
+            if len(marker.args) != 1:
+                raise pytest.UsageError(
+                    f"{request.node.nodeid}: gate_threshold takes one fraction, e.g. "
+                    f"@pytest.mark.gate_threshold(0.10); got {marker.args}")
             benchmark.extra_info["gate_threshold"] = float(marker.args[0])
         result = timing.paired(
             benchmark, target, reference,

@@ -42,7 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import gate, runs
+from . import gate, runs, timing
+from .mnist import local_mnist_dir
 from .units import format_time
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,22 +79,18 @@ def snapshot(tree: Path) -> Path:
     return tree
 
 
-def mnist_dir() -> str | None:
-    """The MNIST folder the suite would find from ROOT (a snapshot lies elsewhere)."""
-    shared = ROOT.parent / "shared" / "data" / "mnist"
-    return os.environ.get("MNIST_DIR") or (str(shared) if shared.is_dir() else None)
-
-
 def measure(out: Path, label: str, *, tree: Path, subset: str, max_time: float,
             threads: int, clock: str, slowdown: str) -> Path:
     """One pytest process over the subset, saved with raw samples to out/label.json."""
     path = (out / f"{label}.json").resolve()
     env = dict(os.environ)
-    env.pop("MATMUL_BENCH_SLOWDOWN", None)
-    if mnist_dir():
-        env["MNIST_DIR"] = mnist_dir()
+    env.pop(timing.SLOWDOWN_ENV, None)
+    # Found from here: the snapshot the runs use lies elsewhere.
+    directory = local_mnist_dir()
+    if directory:
+        env["MNIST_DIR"] = str(directory)
     if slowdown:
-        env["MATMUL_BENCH_SLOWDOWN"] = slowdown
+        env[timing.SLOWDOWN_ENV] = slowdown
     if threads:
         # torch and numba read these once, at import. NUMBA too: a parallel numba
         # kernel otherwise resets the OpenMP thread count for the torch calls after it.

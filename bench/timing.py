@@ -50,7 +50,10 @@ def slowdowns(spec: str | None = None) -> dict[str, float]:
         name, sep, fraction = item.partition("=")
         if not sep:
             raise ValueError(f"{SLOWDOWN_ENV}: expected name=fraction, got {item!r}")
-        result[name.strip()] = float(fraction)
+        try:
+            result[name.strip()] = float(fraction)
+        except ValueError:
+            raise ValueError(f"{SLOWDOWN_ENV}: {item!r}: the fraction must be a number") from None
     return result
 
 

@@ -66,11 +66,15 @@ def check_product(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
             f"product of a {tuple(a.shape)} @ b {tuple(b.shape)} has shape {tuple(c.shape)}"
         )
     if c.dtype != expected_dtype:
-        raise AssertionError(f"result dtype {c.dtype}, expected {expected_dtype}")
+        raise AssertionError(f"a {tuple(a.shape)} {a.dtype} @ b {tuple(b.shape)} {b.dtype}: "
+                             f"result dtype {c.dtype}, expected {expected_dtype}")
     exact, ref_gamma = reference_product(a, b)
     k = a.shape[1]
     if not expected_dtype.is_floating_point and not expected_dtype.is_complex:
-        torch.testing.assert_close(c.cpu(), exact.to(expected_dtype), rtol=0, atol=0)
+        torch.testing.assert_close(
+            c.cpu(), exact.to(expected_dtype), rtol=0, atol=0,
+            msg=lambda m: f"a {tuple(a.shape)} @ b {tuple(b.shape)} in {expected_dtype} "
+                          f"must be exact: {m}")
         return
     abs_product = a.detach().cpu().double().abs() @ b.detach().cpu().double().abs()
     allowance = (gamma(k, expected_dtype) + ref_gamma) * abs_product

@@ -54,9 +54,12 @@ def isolated(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("MNIST_CACHE_DIR", str(cache))
     monkeypatch.setattr(data.sources, "MIRRORS", (_closed_port_url(),))
+    # Tests may clear or fill the memo; put back what the session had (the
+    # shared MNIST, parsed once) so later tests do not parse it again.
+    memo = dict(data.mnist._memo)
     yield cache
-    # Later tests must parse afresh, not see an object memoised here.
     load_mnist.cache_clear()
+    data.mnist._memo.update(memo)
 
 
 @pytest.fixture

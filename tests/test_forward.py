@@ -93,7 +93,7 @@ def test_forward_bound_catches_a_missing_relu_or_bias(mlp, x_norm):
 # --- Kaiming init on normalised MNIST ---------------------------------------------
 
 @pytest.mark.mnist
-def test_normalised_training_set_has_mean_0_std_1(mnist, normalizer, x_norm):
+def test_normalised_training_set_has_mean_0_std_1(mnist, normalizer):
     x = normalizer(mnist.x_train)
     assert x.dtype == torch.float32
     assert abs(x.mean().item()) < 1e-4

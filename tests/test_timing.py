@@ -53,6 +53,8 @@ def test_slowdown_spec_parses_and_rejects_garbage():
     assert timing.slowdowns("") == {}
     with pytest.raises(ValueError, match="name=fraction"):
         timing.slowdowns("einsum")
+    with pytest.raises(ValueError, match="MATMUL_BENCH_SLOWDOWN: 'einsum=fast'"):
+        timing.slowdowns("einsum=fast")
 
 
 def test_slowed_call_spins_that_fraction_of_its_median(monkeypatch):
