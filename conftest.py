@@ -69,3 +69,11 @@ def weights() -> torch.Tensor:
     """The seed's layer: 784 x 10 standard-normal weights, from a fixed seed."""
     generator = torch.Generator().manual_seed(WEIGHTS_SEED)
     return torch.randn(784, 10, generator=generator)
+
+
+@pytest.fixture(scope="session")
+def normalizer(mnist):
+    """The training set's mean and std, for normalising MNIST inputs (fitted once)."""
+    from forward import Normalizer
+
+    return Normalizer.fit(mnist.x_train)

@@ -1,6 +1,8 @@
 """What the suite benchmarks: every kernel on every MNIST slice within its budget."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 import matmul
@@ -31,3 +33,19 @@ def bytes_moved(m: int, k: int, n: int, dtype: torch.dtype) -> int:
 def read_x(x: torch.Tensor) -> torch.Tensor:
     """One pass over x: the least any product with x must do."""
     return x.sum()
+
+
+def reference_for(kernel: matmul.Kernel, x: torch.Tensor,
+                  with_builtin: Callable[[], object]) -> tuple[str, Callable[[], object]]:
+    """(name, call) of the reference timed beside `kernel` on x: the same work done
+    by the builtin kernel, or, for the builtin itself, one read of x."""
+    if kernel.name == REFERENCE_KERNEL:
+        return READ_REFERENCE, lambda: read_x(x)
+    return REFERENCE_KERNEL, with_builtin
+
+
+def product_info(x: torch.Tensor, w: torch.Tensor) -> dict[str, int]:
+    """extra_info's flops and bytes for x @ w."""
+    m, k = x.shape
+    n = w.shape[1]
+    return {"flops": flops(m, k, n), "bytes": bytes_moved(m, k, n, x.dtype)}

@@ -52,8 +52,6 @@ class Benchmark:
     """One benchmark of a run: samples of the benchmarked call and of its reference."""
 
     key: str            # fullname: stable across runs, unique within one
-    name: str
-    group: str | None
     samples: np.ndarray     # seconds per round of the benchmarked call
     reference: np.ndarray   # seconds per round of the reference, paired by index
     reference_name: str
@@ -108,7 +106,7 @@ def parse(document: object, source: str = "<run>") -> Run:
         if bench.key in benchmarks:
             raise RunError(f"{source}: benchmark {bench.key!r} appears twice")
         benchmarks[bench.key] = bench
-    return Run(source, _environment(document, benchmarks), benchmarks)
+    return Run(source, _environment(document), benchmarks)
 
 
 def _benchmark(entry: object, where: str) -> Benchmark:
@@ -139,7 +137,7 @@ def _benchmark(entry: object, where: str) -> Benchmark:
                        f"got {threshold!r}")
     mean = stats.get("mean")
     return Benchmark(
-        key=key, name=str(entry.get("name", key)), group=entry.get("group"),
+        key=key,
         samples=samples, reference=reference,
         reference_name=str(extra.get("reference", "?")),
         mean=float(mean) if _is_number(mean) else float(samples.mean()),
@@ -162,7 +160,7 @@ def _positive_array(values: object, where: str) -> np.ndarray:
     return array
 
 
-def _environment(document: dict, benchmarks: dict[str, Benchmark]) -> dict[str, str]:
+def _environment(document: dict) -> dict[str, str]:
     """What has to match for two runs to be comparable, as printable strings."""
     machine = document.get("machine_info") or {}
     cpu = machine.get("cpu") or {}

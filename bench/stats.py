@@ -30,10 +30,6 @@ class Interval:
     low: float
     high: float
 
-    @property
-    def change(self) -> float:
-        return self.ratio - 1.0
-
 
 def seed_for(key: str) -> int:
     """A fixed seed per benchmark: the verdict is reproducible and does not

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
 from conftest import kernel_params
-from forward import MLP, Linear, Normalizer, check_forward, forward_allowance, lin, relu
+from forward import MLP, Linear, check_forward, forward_allowance, lin, relu
 from matmul import ContractError
 from matmul.accuracy import gamma
 
@@ -36,11 +36,6 @@ def forward_rows(mlp: MLP) -> int:
     cap = LOOP_ROW_CAP if mlp.kernel.loops else ROW_CAP
     per_row = mlp.python_steps(2) - mlp.python_steps(1) or 1  # 0 when no Python loop
     return max(1, min(mlp.kernel.max_rows, cap, STEP_BUDGET // per_row))
-
-
-@pytest.fixture(scope="module")
-def normalizer(mnist) -> Normalizer:
-    return Normalizer.fit(mnist.x_train)
 
 
 @pytest.fixture(scope="module")

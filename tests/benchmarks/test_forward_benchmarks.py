@@ -8,18 +8,23 @@ from __future__ import annotations
 import pytest
 
 from bench import cases
-from forward import MLP, Normalizer, check_forward
+from forward import MLP, check_forward
 
 CASES = [pytest.param(kernel, rows, id=f"{kernel.name}-rows{rows}")
          for kernel, rows in cases.matmul_cases() if kernel.loops == 0]
 
 
 @pytest.fixture(scope="module")
-def normalized(mnist, slices, bench_device):
+def normalized(normalizer, slices):
     """x_train[:rows] normalised with the training set's mean and std, once per slice."""
-    norm = Normalizer.fit(mnist.x_train.to(bench_device))
     cache = {}
-    return lambda rows: cache.setdefault(rows, norm(slices(rows)).contiguous())
+
+    def get(rows):
+        if rows not in cache:
+            cache[rows] = normalizer(slices(rows)).contiguous()
+        return cache[rows]
+
+    return get
 
 
 @pytest.mark.mnist
@@ -31,14 +36,11 @@ def test_forward(kernel, rows, normalized, bench_device, supported, timed, bench
     mlp = MLP.kaiming(seed=0).to(bench_device).with_kernel(kernel)
     check_forward(mlp(x), mlp.layers, x)
 
-    if kernel.name == cases.REFERENCE_KERNEL:
-        reference_name, reference = cases.READ_REFERENCE, lambda: cases.read_x(x)
-    else:
-        builtin_mlp = mlp.with_kernel(cases.REFERENCE_KERNEL)
-        reference_name, reference = "forward_builtin", lambda: builtin_mlp(x)
+    builtin_mlp = mlp.with_kernel(cases.REFERENCE_KERNEL)
+    reference_name, reference = cases.reference_for(kernel, x, lambda: builtin_mlp(x))
     sizes = mlp.sizes
-    macs = sum(rows * fan_in * fan_out for fan_in, fan_out in zip(sizes, sizes[1:]))
+    flops = sum(cases.flops(rows, fan_in, fan_out) for fan_in, fan_out in zip(sizes, sizes[1:]))
     timed(lambda: mlp(x), reference, name=f"forward_{kernel.name}", info={
         "kernel": kernel.name, "rows": rows, "reference": reference_name,
-        "flops": 2 * macs, "bytes": x.numel() * x.element_size(),
+        "flops": flops, "bytes": x.numel() * x.element_size(),
     })

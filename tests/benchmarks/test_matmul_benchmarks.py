@@ -23,16 +23,11 @@ def test_matmul(kernel, rows, slices, layer_weights, supported, timed, benchmark
     benchmark.group = f"matmul rows={rows}"
     check_product(kernel(x, weights), x, weights)
 
-    m, k = x.shape
-    n = weights.shape[1]
-    if kernel.name == cases.REFERENCE_KERNEL:
-        reference_name, reference = cases.READ_REFERENCE, lambda: cases.read_x(x)
-    else:
-        builtin = KERNELS[cases.REFERENCE_KERNEL]
-        reference_name, reference = cases.REFERENCE_KERNEL, lambda: builtin(x, weights)
+    builtin = KERNELS[cases.REFERENCE_KERNEL]
+    reference_name, reference = cases.reference_for(kernel, x, lambda: builtin(x, weights))
     timed(lambda: kernel(x, weights), reference, name=kernel.name, info={
         "kernel": kernel.name, "rows": rows, "reference": reference_name,
-        "flops": cases.flops(m, k, n), "bytes": cases.bytes_moved(m, k, n, x.dtype),
+        **cases.product_info(x, weights),
     })
 
 

@@ -23,9 +23,7 @@ def test_tile_sweep(tile, slices, layer_weights, supported, timed, benchmark):
     benchmark.group = f"tiled sweep rows={rows}"
     check_product(kernel(x, weights), x, weights)
     builtin = KERNELS[cases.REFERENCE_KERNEL]
-    m, k = x.shape
-    n = weights.shape[1]
     timed(lambda: kernel(x, weights), lambda: builtin(x, weights), name=f"tiled_{tile}", info={
         "kernel": "tiled", "tile": tile, "rows": rows, "reference": cases.REFERENCE_KERNEL,
-        "flops": cases.flops(m, k, n), "bytes": cases.bytes_moved(m, k, n, x.dtype),
+        **cases.product_info(x, weights),
     })
