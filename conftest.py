@@ -8,7 +8,6 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
-import matmul
 from bench.mnist import SHARED_MNIST, local_mnist_dir
 
 pytest_plugins = ["bench.fixtures"]
@@ -28,19 +27,6 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 WEIGHTS_SEED = 42
-
-
-def kernel_params(device: str = "cpu"):
-    """Every registered kernel as a pytest param (id = its name); kernels that
-    could not be registered show up as skips that say why."""
-    params = [
-        pytest.param(k, id=k.name) for k in matmul.KERNELS.values() if k.supports(device)
-    ]
-    params += [
-        pytest.param(None, id=name, marks=pytest.mark.skip(reason=reason))
-        for name, reason in matmul.UNAVAILABLE.items()
-    ]
-    return params
 
 
 @pytest.fixture(scope="session")

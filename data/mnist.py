@@ -19,7 +19,7 @@ SIDE = 28
 
 @dataclass(frozen=True, eq=False, repr=False)
 class MNIST:
-    """The seed's split: train = official train[:50000], valid = [50000:], test = official test.
+    """The lesson's split: train = official train[:50000], valid = [50000:], test = official test.
 
     Images are float32 in [0, 1], flattened to 784 columns; labels are int64.
     The tensors are shared by every caller of ``load_mnist``: do not modify them

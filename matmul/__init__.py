@@ -1,43 +1,31 @@
-"""Matrix-multiplication kernels behind one registry and one shape contract."""
-from . import lesson
+"""Matrix-multiplication kernels behind one registry and one shape contract.
+
+Every kernel is declared once below; `python -m matmul` lists them.
+"""
+from . import compiled, lesson, tiled
 from .contract import ContractError, check_operands
 from .registry import KERNELS, UNAVAILABLE, Kernel, UnsupportedDeviceError, get_kernel, register
 
-# The lesson's ladder, slowest first. max_rows is the cost budget on MNIST
-# (x_train[:rows] @ 784 x 10): three loops take ~0.3 s on 5 rows.
-register("three_loops", lesson.three_loops, loops=3, max_rows=5,
-         description="i, j, k in Python, scalar multiply-add")
-register("dot_product", lesson.dot_product, loops=2, max_rows=50,
-         description="i, j in Python, row x column summed")
-register("broadcast", lesson.broadcast, loops=1, max_rows=5_000,
-         description="i in Python, row broadcast against b")
-register("einsum", lesson.einsum, loops=0, max_rows=50_000,
-         description='torch.einsum("ik,kj->ij")')
-register("builtin", lesson.builtin, loops=0, max_rows=50_000,
-         description="a @ b (BLAS), the speed reference")
+CPU = frozenset({"cpu"})
+
+# The lesson's ladder, slowest first, then what lies beyond it. loops is the
+# number of Python-level loops (the cost model), max_rows the largest MNIST
+# slice x_train[:rows] @ 784 x 10 worth running. tiled loops over tiles, not
+# elements: ceil(m / tile) * ceil(n / tile) * ceil(k / tile) steps, which
+# loops=1 (m steps) bounds. The numba kernels compute on .numpy() views (CPU
+# only); without numba they are listed in UNAVAILABLE with the reason.
+register("three_loops", lesson.three_loops, loops=3, max_rows=5)
+register("dot_product", lesson.dot_product, loops=2, max_rows=50)
+register("broadcast", lesson.broadcast, loops=1, max_rows=5_000)
+register("einsum", lesson.einsum, loops=0, max_rows=50_000)
+register("builtin", lesson.builtin, loops=0, max_rows=50_000)
+register("tiled", tiled.tiled, loops=1, max_rows=5_000, params={"tile": tiled.DEFAULT_TILE})
+register("numba_three_loops", compiled.numba_three_loops, loops=0, max_rows=5_000,
+         devices=CPU, unavailable=compiled.NUMBA_MISSING)
+register("numba_tuned", compiled.numba_tuned, loops=0, max_rows=50_000,
+         devices=CPU, unavailable=compiled.NUMBA_MISSING)
 
 __all__ = [
     "KERNELS", "UNAVAILABLE", "ContractError", "Kernel", "UnsupportedDeviceError",
     "check_operands", "get_kernel", "register",
 ]
-
-# ---- Issue 8: cache blocking and compiled kernels ---------------------------
-# tiled: three Python loops over tiles, not elements; on MNIST's 784 x 10
-# weights that is ceil(m/256) * 4 steps, which loops=1 (m steps) bounds.
-# The numba kernels run no interpreter steps (loops=0), are CPU-only (they
-# compute on .numpy() views), and numba is an optional extra: without it they
-# are listed in UNAVAILABLE with the reason instead.
-from . import compiled, tiled
-
-register("tiled", tiled.tiled, loops=1, max_rows=5_000,
-         params={"tile": tiled.DEFAULT_TILE},
-         description="tile x tile blocks, each by @: cache blocking in Python loops")
-if compiled.NUMBA_MISSING is None:
-    register("numba_three_loops", compiled.numba_three_loops, loops=0, max_rows=5_000,
-             devices=frozenset({"cpu"}),
-             description="i, j, k compiled by numba (@njit), one thread")
-    register("numba_tuned", compiled.numba_tuned, loops=0, max_rows=50_000,
-             devices=frozenset({"cpu"}),
-             description="numba, parallel over rows, 8 x 2 register blocking")
-else:
-    UNAVAILABLE.update(dict.fromkeys(("numba_three_loops", "numba_tuned"), compiled.NUMBA_MISSING))

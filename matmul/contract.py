@@ -1,6 +1,6 @@
 """The one shape contract every kernel keeps.
 
-A violation raises `ContractError`, which is both an `AssertionError` (the seed's
+A violation raises `ContractError`, which is both an `AssertionError` (the lesson's
 contract: `assert a.shape[1] == b.shape[0]`, which users' tests catch) and a
 `ValueError`. It is raised explicitly, so it survives `python -O`.
 """

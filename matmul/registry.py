@@ -36,8 +36,12 @@ class Kernel:
     loops: int
     max_rows: int
     devices: frozenset[str] = frozenset({"cpu", "cuda"})
-    description: str = ""
     params: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """The first line of the kernel function's docstring: what it does."""
+        return (self.fn.__doc__ or "").strip().partition("\n")[0]
 
     def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         check_operands(a, b)
@@ -72,10 +76,18 @@ KERNELS: dict[str, Kernel] = {}
 UNAVAILABLE: dict[str, str] = {}
 
 
-def register(name: str, fn: KernelFn, **declaration) -> Kernel:
-    """Declare a kernel once; the name must be new."""
-    if name in KERNELS:
+def register(name: str, fn: KernelFn, *, unavailable: str | None = None,
+             **declaration) -> Kernel | None:
+    """Declare a kernel once; the name must be new.
+
+    `unavailable`, when set, is why the kernel cannot run here (an optional
+    dependency missing): it is listed in UNAVAILABLE instead of KERNELS.
+    """
+    if name in KERNELS or name in UNAVAILABLE:
         raise ValueError(f"kernel {name!r} is already registered")
+    if unavailable is not None:
+        UNAVAILABLE[name] = unavailable
+        return None
     kernel = Kernel(name=name, fn=fn, **declaration)
     KERNELS[name] = kernel
     return kernel

@@ -1,6 +1,6 @@
 """Cache blocking, the idea behind BLAS, written with torch operations.
 
-The seed's aside: BLAS is fast because it is *blocked*. Rather than sweeping
+The lesson's aside: BLAS is fast because it is *blocked*. Rather than sweeping
 whole rows and columns (which fall out of cache before they are reused), it
 cuts c = a @ b into tile x tile blocks and accumulates
 

@@ -48,7 +48,7 @@ def failure(prop, kernel):
 
 
 def broken(name, fn, loops=0):
-    return Kernel(name=name, fn=fn, loops=loops, max_rows=0, description="not registered")
+    return Kernel(name=name, fn=fn, loops=loops, max_rows=0)
 
 
 def _zeros(a, b):

@@ -1,4 +1,4 @@
-"""What the generic property tests do not cover for the issue-8 kernels:
+"""What the generic property tests do not cover for the tiled and numba kernels:
 numba as an optional extra, the CPU-only declaration, integer wrap-around in
 int32 (a dtype the properties do not draw) and the tile parameter of `tiled`.
 """
@@ -76,10 +76,6 @@ def test_numba_kernels_refuse_other_devices(name):
     meta = torch.empty(2, 3, device="meta"), torch.empty(3, 4, device="meta")
     with pytest.raises(UnsupportedDeviceError, match=r"supports \['cpu'\], got tensors on meta"):
         kernel(*meta)
-
-
-def test_tiled_supports_cpu_and_cuda():
-    assert KERNELS["tiled"].supports("cpu") and KERNELS["tiled"].supports("cuda")
 
 
 @needs_numba

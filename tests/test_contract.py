@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import kernel_params
+from kernel_params import kernel_params
 from matmul import ContractError
 from matmul.accuracy import check_product
 
@@ -29,7 +29,7 @@ def operand(rows, cols, seed=0):
 
 
 @KERNELS
-def test_seed_example(kernel):
+def test_lesson_example(kernel):
     for dtype in (torch.int64, torch.float32, torch.float64):
         a = torch.tensor([[1, 2], [3, 4]], dtype=dtype)
         b = torch.tensor([[5, 6], [7, 8]], dtype=dtype)
@@ -37,7 +37,7 @@ def test_seed_example(kernel):
 
 
 @KERNELS
-def test_seed_mismatch(kernel):
+def test_lesson_mismatch(kernel):
     with pytest.raises(ContractError, match=r"\(2, 2\).*\(3, 2\)") as info:
         kernel(torch.ones(2, 2), torch.ones(3, 2))
     assert isinstance(info.value, AssertionError) and isinstance(info.value, ValueError)

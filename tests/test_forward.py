@@ -1,4 +1,4 @@
-"""The forward pass (issue 4): lin, relu, Linear, MLP, Kaiming init and normalisation.
+"""The forward pass: lin, relu, Linear, MLP, Kaiming init and normalisation.
 
 Every kernel runs the same tests through `kernel_params()`; nothing here names
 a kernel except the builtin used as a plain reference.
@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from conftest import kernel_params
+from kernel_params import kernel_params
 from forward import MLP, Linear, check_forward, forward_allowance, lin, relu
 from matmul import ContractError
 from matmul.accuracy import gamma
@@ -104,7 +104,7 @@ def test_kaiming_keeps_first_layer_std_near_1_where_randn_explodes(x_norm, weigh
     Derivation (forward.init): with w ~ N(0, s²), Var(x·w) = fan_in · s² · mean(x²).
     Kaiming (s² = 2/fan_in) predicts sqrt(2 · mean(x²)), ≈ sqrt(2) ≈ 1.41 for
     normalised x: inside the band, not exactly 1 -- relu halves it back for the
-    next layer. The seed's randn (s = 1, the `weights` fixture) predicts
+    next layer. The lesson's randn (s = 1, the `weights` fixture) predicts
     sqrt(fan_in · mean(x²)), sqrt(fan_in / 2) ≈ 20 times more. The 25 %
     tolerances cover the spread of a std averaged over only 50 (Kaiming) or 10
     (randn) random units: ~3 % and ~8 % on MNIST's correlated pixels.

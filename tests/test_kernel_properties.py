@@ -19,7 +19,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import kernel_params
+from kernel_params import kernel_params
 from matmul import ContractError
 from matmul.accuracy import assert_within, check_product, gamma, unit_roundoff
 from strategies import malformed_pairs, matmul_pairs, matmul_triples
@@ -76,7 +76,7 @@ def keeps_contract(kernel, a, b):
 @kernel_property(malformed_pairs)
 def rejects_malformed(kernel, a, b):
     """Differing inner dimensions or a non-2-D operand raise ContractError (an
-    AssertionError too, the seed's contract) naming both shapes."""
+    AssertionError too, the lesson's contract) naming both shapes."""
     try:
         kernel(a, b)
     except ContractError as error:
