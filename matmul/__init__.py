@@ -4,7 +4,9 @@ Every kernel is declared once below; `python -m matmul` lists them.
 """
 from . import compiled, lesson, tiled
 from .contract import ContractError, check_operands
-from .registry import KERNELS, UNAVAILABLE, Kernel, UnsupportedDeviceError, get_kernel, register
+from .registry import (
+    KERNELS, UNAVAILABLE, Kernel, UnsupportedDeviceError, UnsupportedDtypeError, get_kernel, register,
+)
 
 CPU = frozenset({"cpu"})
 
@@ -27,5 +29,6 @@ register("numba_tuned", compiled.numba_tuned, loops=0, max_rows=50_000,
 
 __all__ = [
     "KERNELS", "UNAVAILABLE", "ContractError", "Kernel", "UnsupportedDeviceError",
+    "UnsupportedDtypeError",
     "check_operands", "get_kernel", "register",
 ]

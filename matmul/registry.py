@@ -19,6 +19,10 @@ class UnsupportedDeviceError(ValueError):
     """A kernel was handed tensors on a device type it does not support."""
 
 
+class UnsupportedDtypeError(TypeError):
+    """A kernel was handed operands whose product dtype it does not compute."""
+
+
 @dataclass(frozen=True)
 class Kernel:
     """A registered kernel: call it as `kernel(a, b)`; the raw function is `.fn`.
@@ -27,6 +31,10 @@ class Kernel:
               multiply-add); it sets the cost model used to size tests.
     max_rows: cost budget, the largest MNIST slice x_train[:rows] worth running.
     devices:  device types the kernel supports ("cpu", "cuda").
+    dtypes:   product dtypes (torch.result_type(a, b)) the kernel computes;
+              None means every dtype torch multiplies. Others are refused.
+    forward:  optionally, a fused forward pass forward(x, layers, **params)
+              that forward.MLP runs instead of one kernel call per layer.
     params:   keyword arguments every call passes to fn (a tuning knob such as
               a tile size); `dataclasses.replace(kernel, params=...)` varies them.
     """
@@ -36,6 +44,8 @@ class Kernel:
     loops: int
     max_rows: int
     devices: frozenset[str] = frozenset({"cpu", "cuda"})
+    dtypes: frozenset[torch.dtype] | None = None
+    forward: Callable | None = None
     params: dict = field(default_factory=dict)
 
     @property
@@ -51,6 +61,11 @@ class Kernel:
                 f"got tensors on {a.device}"
             )
         dtype = torch.result_type(a, b)
+        if self.dtypes is not None and dtype not in self.dtypes:
+            raise UnsupportedDtypeError(
+                f"kernel {self.name!r} computes {sorted(map(str, self.dtypes))}, got "
+                f"a {tuple(a.shape)} {a.dtype} @ b {tuple(b.shape)} {b.dtype} (product {dtype})"
+            )
         if a.dtype != dtype:
             a = a.to(dtype)
         if b.dtype != dtype:
@@ -67,6 +82,10 @@ class Kernel:
 
     def supports(self, device: torch.device | str) -> bool:
         return torch.device(device).type in self.devices
+
+    def computes(self, dtype: torch.dtype) -> bool:
+        """Whether the kernel computes products of this dtype."""
+        return self.dtypes is None or dtype in self.dtypes
 
 
 KERNELS: dict[str, Kernel] = {}

@@ -131,24 +131,26 @@ def matrices(draw, rows: int, cols: int, dtype: torch.dtype, result: torch.dtype
     return view
 
 
-@st.composite
-def dtype_pairs(draw, dtypes=None) -> tuple[torch.dtype, torch.dtype]:
-    """Mostly one dtype for both operands, sometimes a mixed pair (int/float,
-    float32/float64, ...) whose product has dtype torch.result_type(a, b)."""
-    dtypes = dtypes or DTYPES
-    a, b, mixed = draw(st.sampled_from(dtypes)), draw(st.sampled_from(dtypes)), draw(st.booleans())
-    return (a, b) if mixed else (a, a)  # b always drawn: shrinking `mixed` shifts nothing
-
-
 def _result(a: torch.dtype, b: torch.dtype) -> torch.dtype:
     return torch.result_type(torch.empty(0, dtype=a), torch.empty(0, dtype=b))
 
 
 @st.composite
-def matmul_pairs(draw, kernel, dtypes=None, addend: bool = False):
+def dtype_pairs(draw, kernel) -> tuple[torch.dtype, torch.dtype]:
+    """Mostly one dtype for both operands, sometimes a mixed pair (int/float,
+    float32/float64, ...) whose product has dtype torch.result_type(a, b);
+    only products the kernel declares it computes."""
+    own = [d for d in DTYPES if kernel.computes(d)]
+    a, mixed = draw(st.sampled_from(own)), draw(st.booleans())
+    b = draw(st.sampled_from([d for d in DTYPES if kernel.computes(_result(a, d))]))
+    return (a, b) if mixed else (a, a)  # b always drawn: shrinking `mixed` shifts nothing
+
+
+@st.composite
+def matmul_pairs(draw, kernel, addend: bool = False):
     """(a, b) with a.shape[1] == b.shape[0], sized for `kernel`; with
     addend=True also c, shaped and typed like b (for A @ (B + C))."""
-    a_dtype, b_dtype = draw(dtype_pairs(dtypes))
+    a_dtype, b_dtype = draw(dtype_pairs(kernel))
     result = _result(a_dtype, b_dtype)
     m, k, n = draw(shapes(kernel, result))
     operands = (draw(matrices(m, k, a_dtype, result, "a")),
@@ -158,16 +160,16 @@ def matmul_pairs(draw, kernel, dtypes=None, addend: bool = False):
     return operands
 
 
-def matmul_triples(kernel, dtypes=None):
-    return matmul_pairs(kernel, dtypes, addend=True)
+def matmul_triples(kernel):
+    return matmul_pairs(kernel, addend=True)
 
 
 @st.composite
-def malformed_pairs(draw, kernel=None):
+def malformed_pairs(draw, kernel):
     """Operands the contract rejects: inner dimensions that differ, or an
-    operand that is not 2-D (0-, 1- or 3-D). Values do not matter: zeros.
-    (`kernel` is unused: rejection costs nothing, whatever the kernel.)"""
-    dtype = draw(st.sampled_from(DTYPES))
+    operand that is not 2-D (0-, 1- or 3-D), in a dtype the kernel computes.
+    Values do not matter: zeros."""
+    dtype = draw(st.sampled_from([d for d in DTYPES if kernel.computes(d)]))
     dim = st.integers(0, 4)
     if draw(st.booleans()):
         m, k, n = draw(dim), draw(dim), draw(dim)

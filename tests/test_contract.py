@@ -15,17 +15,33 @@ import pytest
 import torch
 
 from kernel_params import kernel_params
-from matmul import ContractError
+from matmul import ContractError, Kernel, UnsupportedDtypeError
 from matmul.accuracy import check_product
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = pytest.mark.parametrize("kernel", kernel_params())
 
 
-def operand(rows, cols, seed=0):
-    """A float64 matrix of quarter-integers in [-2.25, 2.25], reproducible."""
+def widest_float(kernel) -> torch.dtype:
+    """float64 if the kernel computes it, else float32 (which every kernel computes)."""
+    return torch.float64 if kernel.computes(torch.float64) else torch.float32
+
+
+def operand(rows, cols, seed=0, dtype=torch.float64):
+    """A matrix of quarter-integers in [-2.25, 2.25] (exact in every float dtype), reproducible."""
     generator = torch.Generator().manual_seed(seed)
-    return torch.randint(-9, 10, (rows, cols), generator=generator).double() / 4
+    return (torch.randint(-9, 10, (rows, cols), generator=generator).double() / 4).to(dtype)
+
+
+def product_or_refusal(kernel, a, b):
+    """kernel(a, b); or, for a product dtype the kernel does not declare, check
+    that it is refused naming that dtype and return None."""
+    dtype = torch.result_type(a, b)
+    if kernel.computes(dtype):
+        return kernel(a, b)
+    with pytest.raises(UnsupportedDtypeError, match=rf"{kernel.name}.*product {dtype}"):
+        kernel(a, b)
+    return None
 
 
 @KERNELS
@@ -33,7 +49,20 @@ def test_lesson_example(kernel):
     for dtype in (torch.int64, torch.float32, torch.float64):
         a = torch.tensor([[1, 2], [3, 4]], dtype=dtype)
         b = torch.tensor([[5, 6], [7, 8]], dtype=dtype)
-        assert kernel(a, b).tolist() == [[19, 22], [43, 50]], dtype
+        c = product_or_refusal(kernel, a, b)
+        assert c is None or c.tolist() == [[19, 22], [43, 50]], dtype
+
+
+def test_undeclared_dtype_is_refused_before_the_kernel_runs():
+    calls = []
+    kernel = Kernel(name="f32_only", fn=lambda a, b: calls.append(1) or a @ b, loops=0,
+                    max_rows=0, dtypes=frozenset({torch.float32}))
+    assert kernel(torch.ones(2, 3), torch.ones(3, 1)).tolist() == [[3.0], [3.0]]
+    with pytest.raises(UnsupportedDtypeError,
+                       match=r"'f32_only' computes \['torch.float32'\], got a \(2, 3\) torch.int64 "
+                             r"@ b \(3, 1\) torch.float64 \(product torch.float64\)"):
+        kernel(torch.ones(2, 3, dtype=torch.int64), torch.ones(3, 1, dtype=torch.float64))
+    assert calls == [1]
 
 
 @KERNELS
@@ -60,9 +89,10 @@ def test_result_dtype(kernel):
         # integer operands: small whole numbers, so the exact product is known
         a = (a64 if a_dtype.is_floating_point else (a64 * 10).round()).to(a_dtype)
         b = (b64 if b_dtype.is_floating_point else (b64 * 10).round()).to(b_dtype)
-        c = kernel(a, b)
-        assert c.dtype == torch.result_type(a, b), (a_dtype, b_dtype, c.dtype)
-        check_product(c, a, b)  # within γ_K of the result dtype, exact for integers
+        c = product_or_refusal(kernel, a, b)
+        if c is not None:
+            assert c.dtype == torch.result_type(a, b), (a_dtype, b_dtype, c.dtype)
+            check_product(c, a, b)  # within γ_K of the result dtype, exact for integers
 
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -74,7 +104,8 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
      for device in DEVICES for p in kernel_params(device)],
 )
 def test_device_preserved(kernel, device):
-    a, b = operand(3, 4).to(device), operand(4, 2, seed=1).to(device)
+    dtype = widest_float(kernel)
+    a, b = operand(3, 4, dtype=dtype).to(device), operand(4, 2, seed=1, dtype=dtype).to(device)
     c = kernel(a, b)
     assert c.device == a.device
     check_product(c, a, b)
@@ -101,27 +132,33 @@ def test_not_2d(kernel):
 def test_zero_size(kernel):
     for m, k, n in [(2, 0, 3), (0, 2, 3), (2, 3, 0), (0, 0, 0)]:
         for dtype in (torch.int64, torch.float32):
-            c = kernel(torch.ones(m, k, dtype=dtype), torch.ones(k, n, dtype=dtype))
+            c = product_or_refusal(kernel, torch.ones(m, k, dtype=dtype),
+                                   torch.ones(k, n, dtype=dtype))
+            if c is None:
+                continue
             # k = 0: an empty sum is 0, not whatever torch.empty held
             case = f"{m} x {k} @ {k} x {n} {dtype}"
             torch.testing.assert_close(c, torch.zeros(m, n, dtype=dtype), rtol=0, atol=0,
                                        msg=lambda msg, case=case: f"{case}: {msg}")
 
 
-def _views():
-    a, b = operand(6, 8), operand(8, 6, seed=1)
+def _views(dtype):
+    def op(rows, cols, seed=0):
+        return operand(rows, cols, seed, dtype)
+
+    a, b = op(6, 8), op(8, 6, seed=1)
     return {
         "transposed": (a.T.contiguous().T, b.T.contiguous().T),   # column-major storage
         "transpose_of_other": (b.T, a.T),
-        "row_slice": (operand(12, 8)[::2], operand(16, 6, seed=1)[::2]),
-        "column_slice": (operand(6, 16)[:, ::2], operand(8, 12, seed=1)[:, 1::2]),
-        "sub_block": (operand(9, 9)[1:7, 1:9], operand(9, 9, seed=1)[1:9, 2:8]),
+        "row_slice": (op(12, 8)[::2], op(16, 6, seed=1)[::2]),
+        "column_slice": (op(6, 16)[:, ::2], op(8, 12, seed=1)[:, 1::2]),
+        "sub_block": (op(9, 9)[1:7, 1:9], op(9, 9, seed=1)[1:9, 2:8]),
     }
 
 
 @KERNELS
 def test_non_contiguous(kernel):
-    for layout, (a, b) in _views().items():
+    for layout, (a, b) in _views(widest_float(kernel)).items():
         assert not (a.is_contiguous() or b.is_contiguous()), layout
         a_before, b_before = a.clone(), b.clone()
         check_product(kernel(a, b), a, b)
