@@ -1,56 +1,34 @@
-"""The main job: the benchmark suite on MNIST, saved, then the ladder report.
+"""The suite's commands:
 
-    python -m bench run [extra pytest args...]
+    python -m bench run [--gate-ready] [pytest args]   the main job: timed suite, saved, ladder report
+    python -m bench ab BASE [CANDIDATE] [options]      A/B regression gate between two git revisions
+    python -m bench history [RUNS or DIRS] [--out DIR] every benchmark across saved runs, change points
+    python -m bench study [options]                    how often the gates cry wolf and catch slowdowns
+    python -m bench report [RUN] [--out DIR]           the ladder report of a saved run
+    python -m bench gate BASE CANDIDATE [options]      the gate on saved runs (ids, files or folders)
 
-Runs tests/benchmarks with timing on, saves the run (with raw samples, for the
-regression gate) under .benchmarks/, then writes reports/ladder.md and .png.
+Each command's --help tells more.
 """
 from __future__ import annotations
 
-import os
-import subprocess
+import importlib
 import sys
-import time
 
-from bench import report
-
-PYTEST_ARGS = ["tests/benchmarks", "--benchmark-enable", "--benchmark-autosave",
-               "--benchmark-save-data", "-p", "no:cacheprovider", "-q"]
-
-
-def ensure_mnist() -> dict[str, str]:
-    """The environment for the suite, with MNIST_DIR set: fetched (and verified)
-    into the user cache first when neither MNIST_DIR nor a cached copy exists."""
-    from bench.mnist import local_mnist_dir
-    from data import fetch
-
-    return {**os.environ, "MNIST_DIR": str(local_mnist_dir() or fetch()[0])}
-
-
-# torch's OpenMP workers spin for a while after each parallel region; every
-# round pairs a torch call with the benchmarked one, so a numba kernel's
-# threads found both cores busy and took ~2x longer. A short spin (set before
-# torch loads) leaves torch's own timings unchanged here and removes that.
-OPENMP_ENV = {"GOMP_SPINCOUNT": "1000"}
-
-
-def run(extra: list[str]) -> int:
-    env = {**OPENMP_ENV, **ensure_mnist()}
-    print(f"MNIST from {env['MNIST_DIR']}")
-    started = time.perf_counter()
-    code = subprocess.call([sys.executable, "-m", "pytest", *PYTEST_ARGS, *extra], env=env)
-    print(f"benchmark suite took {time.perf_counter() - started:.0f} s")
-    if code != 0:
-        print("benchmarks failed: no report written", file=sys.stderr)
-        return code
-    return report.main([])
+COMMANDS = {
+    "run": "bench.main_job",
+    "ab": "bench.gate.ab",
+    "history": "bench.history.__main__",
+    "study": "bench.gate.study",
+    "report": "bench.report.__main__",
+    "gate": "bench.gate.__main__",
+}
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] != "run":
+    if not argv or argv[0] not in COMMANDS:
         print(__doc__, file=sys.stderr)
-        return 2
-    return run(argv[1:])
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
 
 
 if __name__ == "__main__":

@@ -1,112 +1,217 @@
-"""Load and validate saved pytest-benchmark runs for the regression gate.
+"""Saved benchmark runs: the one model the suite writes and every tool reads.
 
-A run usable by the gate was saved with --benchmark-save-data (so every
-benchmark keeps its raw samples in stats.data) by the paired timing of
-bench.timing (so extra_info carries reference_data, paired by index). Anything
-else is refused with a message naming the file and what is missing: a gate
-that passes because it could not read its input would be worse than none.
+A run is pytest-benchmark's JSON (`--benchmark-autosave`, `--benchmark-json`).
+The suite's plugin stores in each benchmark's `extra_info` the fields of
+`Workload` (what was timed), of `Environment` (where) and the reference's name
+and raw samples (`REFERENCE_DATA`); `load` reads them back as typed records.
+Report, gate, study and history read runs only through this module.
+
+Raw samples (`stats.data`) are kept only with `--benchmark-save-data`; a run
+without them still loads (the report needs only medians), and
+`require_samples` refuses it, naming the file, where samples are needed.
 """
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-# Fields that must agree between two runs for their timings to be comparable.
-ENVIRONMENT_FIELDS = ("node", "machine", "cpu", "python", "torch", "threads", "timer")
+# extra_info keys that are not fields of Workload or Environment.
+REFERENCE = "reference"            # name of the reference timed in each round
+REFERENCE_DATA = "reference_data"  # its seconds per round, paired by index with stats.data
+GATE_THRESHOLD = "gate_threshold"  # the benchmark's own gate threshold (a marker sets it)
+RATES = ("gflops_per_s", "gbytes_per_s")  # for people reading the JSON; recomputed here
 
 
-# How a benchmark's samples are normalised by its reference before comparing:
-# pair: each round's time / that round's reference time: cancels drift at the
-#       scale of a round (a busy neighbour, a frequency change);
-# run:  each time / the run's median reference time: cancels only a whole run
-#       being faster or slower;
-# none: raw times;
-# auto: pair, unless the call lasts over MAX_PAIR_SPAN times its reference:
-#       then none. A 7 µs reference after a 0.3 s Python loop samples too little
-#       of the round to track its drift and only adds its own noise (bench.study
-#       measured a 59 % run-to-run spread for three_loops paired, 2.5 % raw).
-NORMALISATIONS = ("auto", "pair", "run", "none")
-MAX_PAIR_SPAN = 100.0
+@dataclass(frozen=True)
+class Workload:
+    """What a benchmark timed: one call of `kernel` on `rows` rows.
+
+    suite:  the family it belongs to: "matmul", "forward", "roofline",
+            "tile_sweep" or "data".
+    kernel: the registry kernel (or, for roofline and data benchmarks, what
+            was timed: "read_x", "peak_gemm", "load_mnist").
+    flops, bytes: the work and the compulsory memory traffic of one call.
+    params: the kernel's parameters where a benchmark varies them (tile).
+    """
+
+    suite: str
+    kernel: str
+    rows: int
+    flops: int
+    bytes: int
+    params: dict = field(default_factory=dict)
 
 
-def resolve(mode: str, baseline: Benchmark) -> str:
-    """The normalisation used for one benchmark (auto decided on the baseline)."""
-    if mode not in NORMALISATIONS:
-        raise ValueError(f"unknown normalisation {mode!r}; expected one of {NORMALISATIONS}")
-    if mode != "auto":
-        return mode
-    span = baseline.median / float(np.median(baseline.reference))
-    return "none" if span > MAX_PAIR_SPAN else "pair"
+@dataclass(frozen=True)
+class Environment:
+    """Where a benchmark ran, recorded per benchmark by the suite's plugin."""
+
+    torch: str
+    threads: int
+    device: str
+    slowdown: float = 0.0  # MATMUL_BENCH_SLOWDOWN's injected fraction (0: real code)
+
+
+# Machine fields that must agree for two runs' timings to be comparable.
+MACHINE_FIELDS = ("node", "machine", "cpu", "gpu", "python", "torch", "threads", "timer")
 
 
 class RunError(ValueError):
-    """A saved run is missing, unreadable or lacks what the gate needs."""
+    """A saved run is missing, unreadable or lacks what a tool needs."""
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One benchmark of a run: samples of the benchmarked call and of its reference."""
+    """One benchmark of a run."""
 
-    key: str            # fullname: stable across runs, unique within one
-    samples: np.ndarray     # seconds per round of the benchmarked call
-    reference: np.ndarray   # seconds per round of the reference, paired by index
-    reference_name: str
-    mean: float             # pytest-benchmark's own mean (what stock compare uses)
-    threshold: float | None  # extra_info["gate_threshold"], if the benchmark sets one
+    key: str                    # pytest's fullname: stable across runs, unique within one
+    name: str                   # the test's name with its parameters, e.g. test_matmul[einsum-rows5]
+    group: str | None
+    workload: Workload | None   # None for a benchmark the suite's plugin did not time
+    environment: Environment | None
+    reference_name: str | None
+    samples: np.ndarray | None  # seconds per round (None: saved without --benchmark-save-data)
+    reference: np.ndarray | None  # the reference's seconds per round, paired by index
+    median: float               # pytest-benchmark's statistics of the benchmarked call
+    mean: float
+    min: float
+    gate_threshold: float | None
 
-    def normalised(self, mode: str) -> np.ndarray:
-        """The samples the gate compares, by a resolved NORMALISATIONS mode."""
+    def normalized(self, mode: str) -> np.ndarray:
+        """The samples a comparison uses, by a resolved NORMALIZATIONS mode."""
+        if self.samples is None or self.reference is None:
+            raise RunError(f"benchmark {self.key!r} has no raw samples")
         if mode == "pair":
             return self.samples / self.reference
         if mode == "run":
             return self.samples / float(np.median(self.reference))
         if mode == "none":
             return self.samples
-        raise ValueError(f"cannot normalise by {mode!r}; expected pair, run or none")
+        raise ValueError(f"cannot normalize by {mode!r}; expected pair, run or none")
 
     @property
-    def median(self) -> float:
-        return float(np.median(self.samples))
+    def span(self) -> float:
+        """How many times longer than its reference the benchmarked call takes."""
+        if self.reference is None:
+            raise RunError(f"benchmark {self.key!r} has no reference samples")
+        return self.median / float(np.median(self.reference))
+
+
+# How samples are normalized by the reference timed in the same run:
+# pair: each round's time / that round's reference time: cancels drift at the
+#       scale of a round (a busy neighbour, a frequency change);
+# run:  each time / the run's median reference time;
+# none: raw times;
+# auto: pair, unless the call lasts over MAX_PAIR_SPAN times its reference:
+#       then none. A reference of microseconds after a call of a tenth of a
+#       second samples too little of the round to track its drift and only adds
+#       its own noise.
+NORMALIZATIONS = ("auto", "pair", "run", "none")
+MAX_PAIR_SPAN = 100.0
+
+
+def resolve_normalization(mode: str, baseline: Benchmark) -> str:
+    """The normalization used for one benchmark (auto is decided on the baseline)."""
+    if mode not in NORMALIZATIONS:
+        raise ValueError(f"unknown normalization {mode!r}; expected one of {NORMALIZATIONS}")
+    if mode != "auto":
+        return mode
+    return "none" if baseline.span > MAX_PAIR_SPAN else "pair"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """commit_info of a run, as pytest-benchmark records it."""
+
+    id: str | None
+    time: str | None
+    dirty: bool
+    branch: str | None
 
 
 @dataclass(frozen=True)
 class Run:
-    source: str
-    environment: dict[str, str]
+    """One saved run: one pytest process."""
+
+    source: Path
+    machine: dict[str, str]     # MACHINE_FIELDS -> printable value
+    commit: Commit
+    datetime: str | None
     benchmarks: dict[str, Benchmark]
 
+    @property
+    def id(self) -> str:
+        """The saved run's id as pytest-benchmark names it: its file name stem."""
+        return self.source.stem
+
+
+# ---------------------------------------------------------------- writing
+
+def extra_info(workload: Workload, environment: Environment, reference_name: str,
+               reference_samples: list[float] | None) -> dict:
+    """The extra_info the suite stores for one benchmark (see `Benchmark`)."""
+    info = {**asdict(workload), **asdict(environment), REFERENCE: reference_name}
+    if not workload.params:
+        del info["params"]
+    if reference_samples is not None:
+        info[REFERENCE_DATA] = list(reference_samples)
+    return info
+
+
+# ---------------------------------------------------------------- reading
 
 def load(path: str | Path) -> Run:
-    """Read and validate a saved run (pytest --benchmark-json / --benchmark-autosave)."""
+    """Read a saved run and check its structure; RunError names the file and the fault."""
     path = Path(path)
     if not path.is_file():
-        raise RunError(f"{path}: no such file (save a run with pytest tests/benchmarks "
-                       "--benchmark-enable --benchmark-save-data --benchmark-json=FILE)")
+        raise RunError(f"{path}: no such file")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RunError(f"{path}: not a readable JSON file ({exc})") from None
-    return parse(document, str(path))
+    return parse(document, path)
 
 
-def parse(document: object, source: str = "<run>") -> Run:
-    """Validate a run already decoded from JSON; source names it in errors."""
+def parse(document: object, source: str | Path = "<run>") -> Run:
+    """A run already decoded from JSON; `source` names it in errors."""
+    source = Path(source)
     if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list):
         raise RunError(f"{source}: not a pytest-benchmark run (no 'benchmarks' list)")
     if not document["benchmarks"]:
-        raise RunError(f"{source}: the run holds no benchmarks (were they run with "
-                       "--benchmark-enable?)")
+        raise RunError(f"{source}: the run holds no benchmarks (were they timed?)")
     benchmarks: dict[str, Benchmark] = {}
     for index, entry in enumerate(document["benchmarks"]):
         bench = _benchmark(entry, f"{source}: benchmarks[{index}]")
         if bench.key in benchmarks:
             raise RunError(f"{source}: benchmark {bench.key!r} appears twice")
         benchmarks[bench.key] = bench
-    return Run(source, _environment(document), benchmarks)
+    commit = document.get("commit_info") or {}
+    return Run(source=source, machine=_machine(document),
+               commit=Commit(id=_text(commit.get("id")), time=_text(commit.get("time")),
+                             dirty=bool(commit.get("dirty")), branch=_text(commit.get("branch"))),
+               datetime=_text(document.get("datetime")), benchmarks=benchmarks)
+
+
+def require_samples(run: Run) -> None:
+    """Raise RunError unless every benchmark kept its raw samples and paired reference."""
+    for bench in run.benchmarks.values():
+        where = f"{run.source}: benchmark {bench.key!r}"
+        if bench.samples is None:
+            raise RunError(f"{where}: no raw samples (stats.data); save the run with "
+                           "--benchmark-save-data")
+        if bench.reference is None:
+            raise RunError(f"{where}: no extra_info.{REFERENCE_DATA}; it was not timed in "
+                           "pairs by the suite's plugin")
+
+
+def differences(first: Run, second: Run) -> list[str]:
+    """'field: first value != second value' for each machine field that differs."""
+    return [f"{name}: {first.machine[name]!r} != {second.machine[name]!r}"
+            for name in MACHINE_FIELDS if first.machine[name] != second.machine[name]]
 
 
 def _benchmark(entry: object, where: str) -> Benchmark:
@@ -116,33 +221,53 @@ def _benchmark(entry: object, where: str) -> Benchmark:
     if not isinstance(key, str):
         raise RunError(f"{where}: no fullname or name")
     where = f"{where.split(': ')[0]}: benchmark {key!r}"
-    stats = entry.get("stats")
-    extra = entry.get("extra_info")
+    stats, extra = entry.get("stats"), entry.get("extra_info")
     if not isinstance(stats, dict) or not isinstance(extra, dict):
         raise RunError(f"{where}: no stats or extra_info")
-    if "data" not in stats:
-        raise RunError(f"{where}: no raw samples (stats.data); save the run with "
-                       "--benchmark-save-data")
-    if "reference_data" not in extra:
-        raise RunError(f"{where}: no extra_info.reference_data; it was not timed in "
-                       "pairs with bench.timing.paired")
-    samples = _positive_array(stats["data"], f"{where}: stats.data")
-    reference = _positive_array(extra["reference_data"], f"{where}: extra_info.reference_data")
-    if len(samples) != len(reference):
+    samples = (_positive_array(stats["data"], f"{where}: stats.data")
+               if "data" in stats else None)
+    reference = (_positive_array(extra[REFERENCE_DATA], f"{where}: extra_info.{REFERENCE_DATA}")
+                 if REFERENCE_DATA in extra else None)
+    if samples is not None and reference is not None and len(samples) != len(reference):
         raise RunError(f"{where}: {len(samples)} samples but {len(reference)} reference "
                        "samples; they must pair by index")
-    threshold = extra.get("gate_threshold")
-    if threshold is not None and not (_is_number(threshold) and threshold > 0):
-        raise RunError(f"{where}: extra_info.gate_threshold must be a positive number, "
+    threshold = extra.get(GATE_THRESHOLD)
+    if threshold is not None and not (_is_number(threshold) and 0 < threshold < 1):
+        raise RunError(f"{where}: extra_info.{GATE_THRESHOLD} must be a fraction in (0, 1), "
                        f"got {threshold!r}")
-    mean = stats.get("mean")
+    median = _statistic(stats, "median", samples, np.median, where)
     return Benchmark(
-        key=key,
+        key=key, name=str(entry.get("name", key)), group=_text(entry.get("group")),
+        workload=_record(Workload, extra, where), environment=_record(Environment, extra, where),
+        reference_name=_text(extra.get(REFERENCE)),
         samples=samples, reference=reference,
-        reference_name=str(extra.get("reference", "?")),
-        mean=float(mean) if _is_number(mean) else float(samples.mean()),
-        threshold=float(threshold) if threshold is not None else None,
+        median=median, mean=_statistic(stats, "mean", samples, np.mean, where),
+        min=_statistic(stats, "min", samples, np.min, where),
+        gate_threshold=float(threshold) if threshold is not None else None,
     )
+
+
+def _record(cls, extra: dict, where: str):
+    """cls built from extra_info; None when some of its fields were not stored
+    (a benchmark timed by another plugin, or by an older version of this one)."""
+    names = [f.name for f in fields(cls)]
+    required = [f.name for f in fields(cls)
+                if f.default is MISSING and f.default_factory is MISSING]
+    if not all(name in extra for name in required):
+        return None
+    try:
+        return cls(**{name: extra[name] for name in names if name in extra})
+    except TypeError as exc:
+        raise RunError(f"{where}: extra_info does not fit {cls.__name__} ({exc})") from None
+
+
+def _statistic(stats: dict, name: str, samples, compute, where: str) -> float:
+    value = stats.get(name)
+    if _is_number(value) and value > 0:
+        return float(value)
+    if samples is not None:
+        return float(compute(samples))
+    raise RunError(f"{where}: stats.{name} is missing or not a positive number")
 
 
 def _is_number(value: object) -> bool:
@@ -160,7 +285,11 @@ def _positive_array(values: object, where: str) -> np.ndarray:
     return array
 
 
-def _environment(document: dict) -> dict[str, str]:
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _machine(document: dict) -> dict[str, str]:
     """What has to match for two runs to be comparable, as printable strings."""
     machine = document.get("machine_info") or {}
     cpu = machine.get("cpu") or {}
@@ -171,10 +300,13 @@ def _environment(document: dict) -> dict[str, str]:
     threads = sorted({str(x["threads"]) for x in extras if "threads" in x})
     # Wall-clock and CPU-time runs (--benchmark-timer) measure different things.
     timers = sorted({str((e.get("options") or {}).get("timer", "?")) for e in entries})
+    gpu = machine.get("gpu") or {}
     return {
         "node": str(machine.get("node", "?")),
         "machine": str(machine.get("machine", "?")),
         "cpu": f"{cpu.get('brand_raw', '?')} x{cpu.get('count', '?')}",
+        "gpu": (f"{gpu.get('name', '?')} (driver {gpu.get('driver', '?')}, "
+                f"CUDA {gpu.get('cuda', '?')})" if gpu else "none"),
         "python": f"{machine.get('python_implementation', '?')} "
                   f"{machine.get('python_version', '?')}",
         "torch": ",".join(torch_versions) or "?",
@@ -182,9 +314,3 @@ def _environment(document: dict) -> dict[str, str]:
         "timer": ",".join(timers) or "?",
     }
 
-
-def differences(baseline: Run, candidate: Run) -> list[str]:
-    """'field: baseline value != candidate value' for each environment field that differs."""
-    return [f"{field}: {baseline.environment[field]!r} != {candidate.environment[field]!r}"
-            for field in ENVIRONMENT_FIELDS
-            if baseline.environment[field] != candidate.environment[field]]

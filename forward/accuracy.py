@@ -64,13 +64,17 @@ def forward_allowance(layers: Sequence[Linear], x: torch.Tensor
     return references[-1], error
 
 
-def check_forward(out: torch.Tensor, layers: Sequence[Linear], x: torch.Tensor) -> None:
-    """Raise AssertionError unless out is the forward pass of x within forward_allowance."""
+def check_forward(out: torch.Tensor, layers: Sequence[Linear], x: torch.Tensor,
+                  bound: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
+    """Raise AssertionError unless out is the forward pass of x within forward_allowance.
+
+    `bound` is forward_allowance(layers, x), when a caller checks several passes of one x.
+    """
     expected_shape = (x.shape[0], layers[-1].out_features)
     if tuple(out.shape) != expected_shape:
         raise AssertionError(f"forward of x {tuple(x.shape)} has shape {tuple(out.shape)}, "
                              f"expected {expected_shape}")
-    reference, allowance = forward_allowance(layers, x)
+    reference, allowance = bound if bound is not None else forward_allowance(layers, x)
     assert_within(out, reference, allowance,
                   f"forward of x {tuple(x.shape)} through {len(layers)} layers",
                   bound="the forward bound")

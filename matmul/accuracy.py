@@ -55,10 +55,23 @@ def reference_product(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, f
     return a64 @ b64, gamma(k, torch.float64)
 
 
-def check_product(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
+def product_bound(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(the product in a wider type, the entrywise allowance) for a @ b in
+    torch.result_type(a, b); the allowance is None for integers (exact)."""
+    dtype = torch.result_type(a, b)
+    exact, ref_gamma = reference_product(a, b)
+    if not dtype.is_floating_point and not dtype.is_complex:
+        return exact, None
+    abs_product = a.detach().cpu().double().abs() @ b.detach().cpu().double().abs()
+    return exact, (gamma(a.shape[1], dtype) + ref_gamma) * abs_product
+
+
+def check_product(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+                  bound: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> None:
     """Raise AssertionError unless c is a @ b within the bound (exact for integers).
 
-    The message names the shapes, dtype, the worst entry and its allowance.
+    `bound` is product_bound(a, b), when a caller checks several results of one
+    product. The message names the shapes, dtype, the worst entry and its allowance.
     """
     expected_dtype = torch.result_type(a, b)
     if c.shape != (a.shape[0], b.shape[1]):
@@ -68,16 +81,14 @@ def check_product(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
     if c.dtype != expected_dtype:
         raise AssertionError(f"a {tuple(a.shape)} {a.dtype} @ b {tuple(b.shape)} {b.dtype}: "
                              f"result dtype {c.dtype}, expected {expected_dtype}")
-    exact, ref_gamma = reference_product(a, b)
+    exact, allowance = bound if bound is not None else product_bound(a, b)
     k = a.shape[1]
-    if not expected_dtype.is_floating_point and not expected_dtype.is_complex:
+    if allowance is None:
         torch.testing.assert_close(
             c.cpu(), exact.to(expected_dtype), rtol=0, atol=0,
             msg=lambda m: f"a {tuple(a.shape)} @ b {tuple(b.shape)} in {expected_dtype} "
                           f"must be exact: {m}")
         return
-    abs_product = a.detach().cpu().double().abs() @ b.detach().cpu().double().abs()
-    allowance = (gamma(k, expected_dtype) + ref_gamma) * abs_product
     assert_within(c, exact, allowance,
                   f"a {tuple(a.shape)} @ b {tuple(b.shape)} in {expected_dtype} (K = {k})",
                   bound="γ_K|A||B|")

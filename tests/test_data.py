@@ -26,14 +26,14 @@ import data.sources
 from data import MNIST_FILES, MnistChecksumError, MnistDataError, MnistUnavailableError, load_mnist
 from data.__main__ import main as cli_main
 from data.idx import read_idx_gz
+from bench.suite.mnist import SHARED_MNIST
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = MNIST_FILES
 
 
-# The real-data fixtures `mnist_dir` and `mnist` come from conftest.py.
+# The real-data fixtures `mnist_dir` and `mnist` come from the suite's plugin.
 
 
 # --- isolation and helpers -----------------------------------------------------

@@ -1,65 +1,127 @@
-"""The ladder report reads every number from the saved run."""
+"""The ladder report reads every number from the saved run, roofline included."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from bench import report
+from bench import runs
+from bench.report import ladder
+from bench.report.__main__ import main as report_main
+from bench.report.roofline import place, roofs
+from bench.runs import Environment, Workload
+
+PEAK = 100e9          # flop/s of the synthetic peak product
+READ_RATE = 10e9      # bytes/s of one read of x
 
 
-def entry(kernel: str, rows: int, median: float) -> dict:
-    name = "test_read_x" if kernel == "read_x" else "test_matmul"
-    flops, size = 2 * rows * 784 * 10, rows * 784 * 4
-    return {"name": f"{name}[{kernel}-rows{rows}]", "stats": {"median": median},
-            "extra_info": {"kernel": kernel, "rows": rows, "flops": flops, "bytes": size,
-                           "gflops_per_s": flops / median / 1e9,
-                           "gbytes_per_s": size / median / 1e9}}
+def entry(suite: str, kernel: str, rows: int, median: float, flops: int, size: int) -> dict:
+    info = runs.extra_info(Workload(suite, kernel, rows, flops, size),
+                           Environment("2.13.0+cpu", 2, "cpu"), "builtin", None)
+    name = f"test_{suite}[{kernel}-rows{rows}]"
+    return {"name": name, "fullname": f"tests/benchmarks/x.py::{name}",
+            "stats": {"median": median, "mean": median, "min": median}, "extra_info": info}
+
+
+def matmul(kernel: str, rows: int, median: float) -> dict:
+    return entry("matmul", kernel, rows, median, 2 * rows * 784 * 10,
+                 (rows * 784 + 7840 + rows * 10) * 4)
+
+
+def read_x(rows: int) -> dict:
+    size = rows * 784 * 4
+    return entry("roofline", "read_x", rows, size / READ_RATE, rows * 784, size)
+
+
+def forward(kernel: str, rows: int, median: float) -> dict:
+    return entry("forward", kernel, rows, median, 2 * rows * (784 * 50 + 50 * 10), rows * 784 * 4)
+
+
+def peak() -> dict:
+    flops = 2 * 2048 ** 3
+    return entry("roofline", "peak_gemm", 2048, flops / PEAK, flops, 3 * 2048 ** 2 * 4)
 
 
 @pytest.fixture
 def run():
-    return {"datetime": "2026-11-29T00:00:00", "machine_info": {"cpu": {"brand_raw": "Test CPU"}},
-            "benchmarks": [entry("three_loops", 5, 0.3), entry("builtin", 5, 3e-6),
-                           entry("einsum", 5, 1.2e-5), entry("read_x", 5, 1e-6),
-                           entry("builtin", 50, 6e-6), entry("einsum", 50, 3e-5)]}
+    document = {"datetime": "2026-11-29T00:00:00",
+                "machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2}},
+                "benchmarks": [matmul("three_loops", 5, 0.3), matmul("builtin", 5, 3e-6),
+                               matmul("einsum", 5, 1.2e-5), read_x(5), read_x(50),
+                               matmul("builtin", 50, 6e-6), matmul("einsum", 50, 3e-5),
+                               forward("builtin", 50, 1e-4), forward("einsum", 50, 2e-4), peak()]}
+    return runs.parse(document, "run.json")
 
 
 def rows_of(markdown: str, heading: str) -> dict[str, list[str]]:
-    section = markdown.split(heading, 1)[1].split("###", 1)[0]
+    section = markdown.split(heading, 1)[1].split("####", 1)[0].split("## ", 1)[0]
     cells = [[c.strip() for c in line.strip("|").split("|")]
              for line in section.splitlines() if line.startswith("| ") and "---" not in line]
     return {row[0]: row[1:] for row in cells[1:]}
 
 
-def test_ladder_ratios_come_from_the_run(run):
-    table = rows_of(report.ladder_markdown(run), "x_train[:5]")
-    assert table["einsum"] == ["12 µs", f"{78400 / 1.2e-5 / 1e9:.3g}",
-                               f"{15680 / 1.2e-5 / 1e9:.3g}", "25,000", "4.00"]
-    assert table["three_loops"][3:] == ["1", "100,000"]
-    assert table["*one read of x (roofline)*"][:3] == ["1 µs", "", f"{15680 / 1e-6 / 1e9:.3g}"]
+def test_ladder_ratios_and_rates_come_from_the_run(run):
+    table = rows_of(ladder.matmul_tables(run), "x_train[:5] @")
+    flops, size = 78400, (5 * 784 + 7840 + 50) * 4
+    assert table["einsum"][:3] == ["12 µs", f"{flops / 1.2e-5 / 1e9:.3g}", f"{size / 1.2e-5 / 1e9:.3g}"]
+    assert table["einsum"][5:] == ["25,000", "4.00"]
+    assert table["three_loops"][5:] == ["1", "100,000"]
+
+
+def test_every_row_is_placed_against_the_larger_roof(run):
+    machine = roofs(run)
+    assert machine.peak == pytest.approx(PEAK)
+    assert machine.bandwidth[5] == pytest.approx(READ_RATE)
+    einsum = next(b for b in run.benchmarks.values() if b.name == "test_matmul[einsum-rows5]")
+    placed = place(einsum, machine)
+    memory, compute = einsum.workload.bytes / READ_RATE, einsum.workload.flops / PEAK
+    assert placed.bound_by == ("memory" if memory > compute else "compute")
+    assert placed.time == pytest.approx(max(memory, compute))
+    table = rows_of(ladder.matmul_tables(run), "x_train[:5] @")
+    assert table["einsum"][3:5] == [f"{placed.fraction * 100:.0f} %", placed.bound_by]
+    assert table["*roofline: max(bytes / bandwidth, flops / peak)*"][4] == placed.bound_by
+
+
+def test_forward_table_and_summary_state_the_targets(run):
+    table = rows_of(ladder.forward_tables(run), "x_train[:50]")
+    share = 2 * 50 * 39700 / 1e-4 / PEAK
+    assert table["builtin"][2:4] == [f"{share * 100:.0f} %", "compute"]
+    summary = "\n".join(ladder.roofline_summary(run))
+    assert f"best builtin at {share * 100:.0f} % of the compute peak" in summary
+    assert "misses the 80 % target" in summary
+    assert "x_train[:50] @ weights: best builtin at" in summary
 
 
 def test_three_loops_beyond_its_budget_is_extrapolated_per_row_and_marked(run):
-    markdown = report.ladder_markdown(run)
-    table = rows_of(markdown, "x_train[:50]")
+    markdown = ladder.matmul_tables(run)
+    table = rows_of(markdown, "x_train[:50] @")
     # 0.3 s per 5 rows -> 3 s for 50 rows; builtin took 6 µs there.
-    assert table["builtin"][3] == "500,000*"
+    assert table["builtin"][5] == "500,000*"
     assert "extrapolated per row" in markdown
+
+
+def test_a_run_without_roofs_says_so(run):
+    document = json.loads(json.dumps({"benchmarks": [matmul("builtin", 5, 3e-6)]}))
+    bare = runs.parse(document, "bare.json")
+    assert rows_of(ladder.matmul_tables(bare), "x_train[:5] @")["builtin"][3:5] == ["n/a", "n/a"]
+    assert ladder.roofline_summary(bare) == []
 
 
 def test_report_writes_markdown_and_plot(run, tmp_path):
     saved = tmp_path / "run.json"
-    saved.write_text(json.dumps(run))
-    assert report.main([str(saved), "--out", str(tmp_path / "out")]) == 0
-    assert "| einsum | 12 µs" in (tmp_path / "out" / "ladder.md").read_text()
+    saved.write_text(json.dumps({"benchmarks": [matmul("builtin", 5, 3e-6), read_x(5), peak(),
+                                                forward("builtin", 5, 1e-5)]}))
+    assert report_main([str(saved), "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "ladder.md").read_text()
+    assert "| builtin | 3 µs" in text and "## Roofline" in text and "## Forward pass" in text
+    assert "| builtin | The speed reference" in text  # the kernel's docstring
     assert (tmp_path / "out" / "ladder.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_corrupt_or_missing_run_is_a_clear_error(tmp_path, capsys):
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    assert report.main([str(broken), "--out", str(tmp_path)]) == 2
+    assert report_main([str(broken), "--out", str(tmp_path)]) == 2
     assert "broken.json" in capsys.readouterr().err
-    with pytest.raises(FileNotFoundError, match="--benchmark-autosave"):
-        report.newest_run(tmp_path / "nothing")
+    assert report_main(["--storage", str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 2
+    assert "--benchmark-autosave" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from bench import timing
+from bench.suite import timing
 
 pytest_plugins = ["pytester"]
 
@@ -51,18 +51,20 @@ def test_cuda_synchronizer_waits_on_that_device(monkeypatch):
 def test_slowdown_spec_parses_and_rejects_garbage():
     assert timing.slowdowns("einsum=0.1, builtin=0.05") == {"einsum": 0.1, "builtin": 0.05}
     assert timing.slowdowns("") == {}
-    with pytest.raises(ValueError, match="name=fraction"):
+    with pytest.raises(ValueError, match="kernel=fraction"):
         timing.slowdowns("einsum")
     with pytest.raises(ValueError, match="MATMUL_BENCH_SLOWDOWN: 'einsum=fast'"):
         timing.slowdowns("einsum=fast")
+    with pytest.raises(ValueError, match=">= 0"):
+        timing.slowdowns("einsum=-0.5")
 
 
 def test_slowed_call_spins_that_fraction_of_its_median(monkeypatch):
     spun = []
-    monkeypatch.setattr(timing, "median_time", lambda fn, repeats=7, clock=None: 0.004)
+    monkeypatch.setattr(timing, "median_time", lambda fn, repeats, clock: 0.004)
     monkeypatch.setattr(timing, "spin", spun.append)
     calls = []
-    slow = timing.slowed(lambda: calls.append(1) or "result", 0.25)
+    slow = timing.slowed(lambda: calls.append(1) or "result", 0.25, time.perf_counter)
     assert slow() == "result"
     assert calls == [1] and spun == [pytest.approx(0.001)]
 
@@ -73,7 +75,7 @@ def test_paired_keeps_one_reference_sample_per_round_and_syncs(pytester):
     pytester.makeconftest("")
     pytester.makepyfile(test_inner=f"""
         import threading, time
-        from bench import timing
+        from bench.suite import timing
 
         def test_pairs(benchmark):
             pending = []
@@ -85,31 +87,69 @@ def test_paired_keeps_one_reference_sample_per_round_and_syncs(pytester):
                 while pending:
                     pending.pop().join()
             target = timing.synchronized(launch, sync)
-            timing.paired(benchmark, target, lambda: None, max_time=0.1, min_rounds=5)
+            _, reference = timing.paired(benchmark, target, lambda: None, clock=time.perf_counter,
+                                         max_time=0.1, min_rounds=5)
             data = benchmark.stats.stats.data
-            assert len(benchmark.extra_info["reference_data"]) == len(data) >= 5
+            assert len(reference) == len(data) >= 5
             assert min(data) >= {WORK}
     """)
     result = pytester.runpytest_inprocess("--benchmark-enable", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
+INNER_SUITE = """
+    import time
+    import pytest
+    from bench.runs import Workload
+    from bench.suite.cases import Reference
+
+    WORK = Workload(suite="matmul", kernel="noop", rows=1, flops=1, bytes=1)
+
+    @pytest.mark.gate_threshold(0.2)
+    def test_marked(timed, benchmark):
+        timed(lambda: None, Reference("nothing", lambda: None), WORK)
+        assert benchmark.extra_info["gate_threshold"] == 0.2
+        assert benchmark.extra_info["kernel"] == "noop"
+        assert benchmark.extra_info["reference"] == "nothing"
+
+    def test_unmarked(timed, benchmark):
+        timed(lambda: None, Reference("nothing", lambda: None), WORK)
+        assert "gate_threshold" not in benchmark.extra_info
+
+    def nap():
+        # About a millisecond of CPU time, then a sleep that costs none.
+        end = time.process_time() + 0.001
+        while time.process_time() < end:
+            pass
+        time.sleep({sleep})
+
+    def test_sleeps(timed, benchmark):
+        # On time.process_time both halves of each pair take about 1 ms; on the
+        # wall clock each takes the sleep too.
+        timed(nap, Reference("nap", nap), WORK)
+        target, reference = benchmark.stats.stats.median, min(benchmark.extra_info["reference_data"])
+        assert target < {sleep} / 4, f"the call was timed on the wall clock ({{target}} s)"
+        assert reference < {sleep} / 4, f"the reference was timed on another clock ({{reference}} s)"
+"""
+
+
 def test_gate_threshold_marker_reaches_extra_info(pytester):
     """@pytest.mark.gate_threshold(x) on a benchmark is what the gate reads."""
-    pytester.makeconftest('pytest_plugins = ["bench.fixtures"]')
-    pytester.makepyfile(test_inner="""
-        import pytest
-
-        @pytest.mark.gate_threshold(0.2)
-        def test_marked(timed, benchmark):
-            timed(lambda: None, lambda: None, name="noop", info={"kernel": "noop"})
-            assert benchmark.extra_info["gate_threshold"] == 0.2
-            assert benchmark.extra_info["kernel"] == "noop"
-
-        def test_unmarked(timed, benchmark):
-            timed(lambda: None, lambda: None, name="noop")
-            assert "gate_threshold" not in benchmark.extra_info
-    """)
+    pytester.makeconftest('pytest_plugins = ["bench.suite.plugin"]')
+    pytester.makepyfile(test_inner=INNER_SUITE.format(sleep=0.001))
     result = pytester.runpytest_inprocess("--benchmark-enable", "--benchmark-max-time=0.01",
-                                          "-p", "no:cacheprovider")
+                                          "-p", "no:cacheprovider", "-k", "marked")
     result.assert_outcomes(passed=2)
+
+
+def test_both_halves_of_a_pair_run_on_the_benchmarks_timer(pytester):
+    """--benchmark-timer=time.process_time times the reference on CPU time too:
+    a sleeping reference then measures its CPU time, not the sleep."""
+    sleep = 0.02
+    pytester.makeconftest('pytest_plugins = ["bench.suite.plugin"]')
+    pytester.makepyfile(test_inner=INNER_SUITE.format(sleep=sleep))
+    result = pytester.runpytest_inprocess(
+        "--benchmark-enable", "--benchmark-timer=time.process_time", "--benchmark-max-time=0.02",
+        "-p", "no:cacheprovider", "-k", "sleeps")
+    assert result.ret == 0, result.stdout.str()
+    result.assert_outcomes(passed=1)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.runs import Workload
+from bench.suite import cases
 from data import MNIST_FILES, load_mnist
 
 
@@ -22,7 +24,6 @@ def test_load_mnist(mnist_dir, timed, benchmark):
     assert loaded.y_test[:5].tolist() == [7, 2, 1, 0, 4]
     size = sum(len(raw) for raw in read_files())
     images = len(loaded.x_train) + len(loaded.x_valid) + len(loaded.x_test)
-    timed(load, read_files, name="load_mnist", info={
-        "kernel": "load_mnist", "rows": images, "reference": "read_files", "bytes": size,
-        "flops": images * 784,  # one division (pixel / 255) per pixel
-    })
+    timed(load, cases.Reference("read_files", read_files),
+          Workload(suite="data", kernel="load_mnist", rows=images, bytes=size,
+                   flops=images * 784))  # one division (pixel / 255) per pixel

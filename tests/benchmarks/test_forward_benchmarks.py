@@ -5,42 +5,42 @@ reference within forward.check_forward's documented bound.
 """
 from __future__ import annotations
 
+import functools
+
 import pytest
 
-from bench import cases
-from forward import MLP, check_forward
+from bench.suite import cases
+from forward import MLP, check_forward, forward_allowance
 
 CASES = [pytest.param(kernel, rows, id=f"{kernel.name}-rows{rows}")
          for kernel, rows in cases.matmul_cases() if kernel.loops == 0]
 
 
 @pytest.fixture(scope="module")
+def mlp(bench_device) -> MLP:
+    return MLP.kaiming(seed=0).to(bench_device)
+
+
+@pytest.fixture(scope="module")
 def normalized(normalizer, slices):
-    """x_train[:rows] normalised with the training set's mean and std, once per slice."""
-    cache = {}
+    """x_train[:rows] normalized with the training set's mean and std, once per slice."""
+    return functools.cache(lambda rows: normalizer(slices(rows)).contiguous())
 
-    def get(rows):
-        if rows not in cache:
-            cache[rows] = normalizer(slices(rows)).contiguous()
-        return cache[rows]
 
-    return get
+@pytest.fixture(scope="module")
+def bound(mlp, normalized):
+    """forward_allowance of each slice, computed once for every kernel that checks it."""
+    return functools.cache(lambda rows: forward_allowance(mlp.layers, normalized(rows)))
 
 
 @pytest.mark.mnist
 @pytest.mark.parametrize("kernel, rows", CASES)
-def test_forward(kernel, rows, normalized, bench_device, supported, timed, benchmark):
+def test_forward(kernel, rows, mlp, normalized, bound, supported, timed, benchmark):
     supported(kernel)
     x = normalized(rows)
     benchmark.group = f"forward rows={rows}"
-    mlp = MLP.kaiming(seed=0).to(bench_device).with_kernel(kernel)
-    check_forward(mlp(x), mlp.layers, x)
-
+    mlp = mlp.with_kernel(kernel)
+    check_forward(mlp(x), mlp.layers, x, bound(rows))
     builtin_mlp = mlp.with_kernel(cases.REFERENCE_KERNEL)
-    reference_name, reference = cases.reference_for(kernel, x, lambda: builtin_mlp(x))
-    sizes = mlp.sizes
-    flops = sum(cases.flops(rows, fan_in, fan_out) for fan_in, fan_out in zip(sizes, sizes[1:]))
-    timed(lambda: mlp(x), reference, name=f"forward_{kernel.name}", info={
-        "kernel": kernel.name, "rows": rows, "reference": reference_name,
-        "flops": flops, "bytes": x.numel() * x.element_size(),
-    })
+    timed(lambda: mlp(x), cases.reference_for(kernel, x, lambda: builtin_mlp(x)),
+          cases.forward_workload(kernel.name, x, mlp.sizes))

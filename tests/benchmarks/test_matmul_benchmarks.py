@@ -5,41 +5,31 @@ extended-precision reference (matmul.accuracy): a wrong kernel fails, however fa
 """
 from __future__ import annotations
 
+import functools
+
 import pytest
 
-from bench import cases
+from bench.suite import cases
 from matmul import KERNELS
-from matmul.accuracy import check_product
+from matmul.accuracy import check_product, product_bound
 
 CASES = [pytest.param(kernel, rows, id=f"{kernel.name}-rows{rows}")
          for kernel, rows in cases.matmul_cases()]
 
 
+@pytest.fixture(scope="module")
+def bound(slices, layer_weights):
+    """product_bound of each slice, computed once for every kernel that checks it."""
+    return functools.cache(lambda rows: product_bound(slices(rows), layer_weights))
+
+
 @pytest.mark.mnist
 @pytest.mark.parametrize("kernel, rows", CASES)
-def test_matmul(kernel, rows, slices, layer_weights, supported, timed, benchmark):
+def test_matmul(kernel, rows, slices, layer_weights, bound, supported, timed, benchmark):
     supported(kernel)
-    x, weights = slices(rows), layer_weights
+    x, w = slices(rows), layer_weights
     benchmark.group = f"matmul rows={rows}"
-    check_product(kernel(x, weights), x, weights)
-
+    check_product(kernel(x, w), x, w, bound(rows))
     builtin = KERNELS[cases.REFERENCE_KERNEL]
-    reference_name, reference = cases.reference_for(kernel, x, lambda: builtin(x, weights))
-    timed(lambda: kernel(x, weights), reference, name=kernel.name, info={
-        "kernel": kernel.name, "rows": rows, "reference": reference_name,
-        **cases.product_info(x, weights),
-    })
-
-
-@pytest.mark.mnist
-@pytest.mark.parametrize("rows", cases.ROWS, ids=lambda rows: f"rows{rows}")
-def test_read_x(rows, slices, timed, benchmark):
-    """The roofline: one read of the slice (x.sum()), for the report's plot."""
-    x = slices(rows)
-    benchmark.group = f"matmul rows={rows}"
-    total = cases.read_x(x)
-    assert total.item() == pytest.approx(x.double().sum().item(), rel=1e-4)  # order of summation
-    timed(lambda: cases.read_x(x), lambda: cases.read_x(x), name=cases.READ_REFERENCE, info={
-        "kernel": cases.READ_REFERENCE, "rows": rows, "reference": cases.READ_REFERENCE,
-        "flops": x.numel(), "bytes": x.numel() * x.element_size(),
-    })
+    timed(lambda: kernel(x, w), cases.reference_for(kernel, x, lambda: builtin(x, w)),
+          cases.product_workload("matmul", kernel.name, x, w))

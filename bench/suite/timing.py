@@ -4,7 +4,8 @@ Machine-speed drift (another job on the box, frequency changes) hits both
 halves of a pair alike, so the ratio sample / reference cancels most of it; the
 regression gate compares those ratios. pytest-benchmark keeps the benchmarked
 call's samples (stats.data with --benchmark-save-data); the reference's samples,
-paired by index, go to extra_info["reference_data"].
+paired by index, go to extra_info (bench.runs.REFERENCE_DATA). Both halves are
+timed on one clock: the benchmark's own timer (--benchmark-timer).
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from collections.abc import Callable
 import torch
 
 # MATMUL_BENCH_SLOWDOWN="kernel=0.10[,other=0.05]": add that fraction of the
-# call's own time to every call of the named benchmarks (gate study, tests of
-# the stock compare flow). Never set in normal runs.
+# call's own time to every timed call of the benchmarks of that kernel (gate
+# study, tests of the gates). Never set in normal runs; runs record it.
 SLOWDOWN_ENV = "MATMUL_BENCH_SLOWDOWN"
+
+Clock = Callable[[], float]
 
 
 def synchronizer(device: torch.device | str) -> Callable[[], None]:
@@ -43,25 +46,24 @@ def synchronized(fn: Callable[[], object], sync: Callable[[], None]) -> Callable
 
 
 def slowdowns(spec: str | None = None) -> dict[str, float]:
-    """Parse MATMUL_BENCH_SLOWDOWN into {name: fraction}."""
+    """Parse MATMUL_BENCH_SLOWDOWN into {kernel: fraction}."""
     spec = os.environ.get(SLOWDOWN_ENV, "") if spec is None else spec
     result = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, sep, fraction = item.partition("=")
         if not sep:
-            raise ValueError(f"{SLOWDOWN_ENV}: expected name=fraction, got {item!r}")
+            raise ValueError(f"{SLOWDOWN_ENV}: expected kernel=fraction, got {item!r}")
         try:
-            result[name.strip()] = float(fraction)
+            value = float(fraction)
         except ValueError:
             raise ValueError(f"{SLOWDOWN_ENV}: {item!r}: the fraction must be a number") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{SLOWDOWN_ENV}: {item!r}: the fraction must be >= 0")
+        result[name.strip()] = value
     return result
 
 
-Clock = Callable[[], float]
-
-
-def median_time(fn: Callable[[], object], repeats: int = 7,
-                clock: Clock = time.perf_counter) -> float:
+def median_time(fn: Callable[[], object], repeats: int, clock: Clock) -> float:
     times = []
     for _ in range(repeats):
         start = clock()
@@ -72,16 +74,15 @@ def median_time(fn: Callable[[], object], repeats: int = 7,
 
 def spin(seconds: float) -> None:
     """Busy-wait (sleep is far too coarse for microseconds), on the cheap wall
-    clock: a process_time call costs ~1 µs and would overshoot short waits."""
+    clock: a CPU-time read costs far more and would overshoot short waits."""
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         pass
 
 
-def slowed(fn: Callable[[], object], fraction: float,
-           clock: Clock = time.perf_counter) -> Callable[[], object]:
+def slowed(fn: Callable[[], object], fraction: float, clock: Clock) -> Callable[[], object]:
     """fn, made `fraction` slower by spinning for that share of its own median time."""
-    extra = fraction * median_time(fn, clock=clock)
+    extra = fraction * median_time(fn, 7, clock)
 
     def call():
         result = fn()
@@ -99,17 +100,18 @@ def plan_rounds(seconds_per_round: float, max_time: float, min_rounds: int,
 
 
 def paired(benchmark, target: Callable[[], object], reference: Callable[[], object], *,
-           max_time: float = 1.0, min_rounds: int = 5, warmup_rounds: int = 2,
-           clock: Clock = time.perf_counter):
+           clock: Clock, max_time: float = 1.0, min_rounds: int = 5,
+           warmup_rounds: int = 2) -> tuple[object, list[float] | None]:
     """Time target under pytest-benchmark, each round preceded by one timed reference call.
 
-    `clock` must be the benchmark's own timer (--benchmark-timer), so both halves
-    of a pair are on one clock: time.process_time, with one thread, ignores the
-    time a shared machine makes the process wait for a core.
-    Returns target's result. With --benchmark-disable it calls target once.
+    `clock` must be the benchmark's own timer, so both halves of a pair are on
+    one clock (time.process_time, with one thread, ignores the time a shared
+    machine makes the process wait for a core). Returns (target's result, the
+    reference's seconds per timed round); with timing off it calls target once
+    and returns no reference samples.
     """
     if not benchmark.enabled:
-        return benchmark.pedantic(target)  # --benchmark-disable: one plain call
+        return benchmark.pedantic(target), None  # untimed: one plain call
     reference_times: list[float] = []
 
     def time_reference():
@@ -122,5 +124,4 @@ def paired(benchmark, target: Callable[[], object], reference: Callable[[], obje
     result = benchmark.pedantic(target, setup=time_reference, rounds=rounds,
                                 warmup_rounds=warmup_rounds)
     # setup also ran before the warmup rounds; keep the pairs of timed rounds.
-    benchmark.extra_info["reference_data"] = reference_times[-rounds:]
-    return result
+    return result, reference_times[-rounds:]

@@ -7,7 +7,7 @@ from pathlib import Path
 from data import MNIST_FILES, cache_dir
 
 # The project's shared copy, beside the checkout (../shared/data/mnist).
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 
 
 def local_mnist_dir() -> Path | None:

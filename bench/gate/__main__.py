@@ -1,0 +1,104 @@
+"""The regression gate on saved runs.
+
+    python -m bench.gate BASE CANDIDATE [--threshold 0.05] [--alpha 0.05] [--detect 0.10]
+        [--normalize auto|pair|run|none] [--storage .benchmarks]
+        [--allow-different-machine] [--markdown OUT.md] [--json OUT.json]
+
+BASE and CANDIDATE each name gate-ready runs (bench.suite.command): a saved
+run's id as pytest-benchmark names it (0001), a run file, a folder of runs
+(one per process, as `python -m bench ab` writes), or several of these joined
+by commas. The verdict needs at least two processes per side: the spread
+between processes is measured, never assumed.
+
+Exit status: 0 no regression; 1 a regression; 2 unusable input (a missing,
+corrupt or ungated run, a baseline with an injected slowdown, nothing that
+could be judged); 3 refused: runs from different machines or environments.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench import runs, storage
+from bench.runs import Run, RunError
+
+from . import output
+from .compare import ALPHA, DETECT, NORMALIZE, THRESHOLD, RefusedError, Settings, compare, exit_code
+
+EXIT_BAD_INPUT, EXIT_REFUSED = 2, 3
+
+
+def load_side(spec: str, storage_folder: str) -> list[Run]:
+    """Every run one side names (see the module's help), loaded."""
+    paths = [p for part in spec.split(",") if part for p in storage.resolve(part, storage_folder)]
+    return [runs.load(p) for p in dict.fromkeys(paths)]
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {text}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.gate",
+                                description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 2)[2],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("base", help="the baseline's runs: id(s), file(s) or a folder")
+    p.add_argument("candidate", help="the candidate's runs, named the same ways")
+    p.add_argument("--threshold", type=_fraction, default=THRESHOLD,
+                   help=f"changes within ± this are never reported (default {THRESHOLD}); "
+                        "a benchmark's @pytest.mark.gate_threshold overrides it")
+    p.add_argument("--alpha", type=_fraction, default=ALPHA,
+                   help="family-wise chance that any interval misses its true ratio "
+                        f"(default {ALPHA})")
+    p.add_argument("--detect", type=_fraction, default=DETECT,
+                   help="the slowdown every benchmark should catch: one that cannot at this "
+                        f"noise is flagged too noisy (default {DETECT})")
+    p.add_argument("--normalize", choices=runs.NORMALIZATIONS, default=NORMALIZE,
+                   help="how samples are normalized by the reference timed beside them "
+                        f"(default {NORMALIZE}: paired, or raw for calls over "
+                        f"{runs.MAX_PAIR_SPAN:g}x their reference)")
+    p.add_argument("--storage", default=str(storage.DEFAULT_STORAGE),
+                   help="pytest-benchmark's storage folder, for run ids (default .benchmarks)")
+    p.add_argument("--allow-different-machine", action="store_true",
+                   help="compare even if node, CPU, GPU, Python, torch, threads or timer differ")
+    p.add_argument("--markdown", type=Path, metavar="OUT.md", help="also write the report as markdown")
+    p.add_argument("--json", type=Path, metavar="OUT.json", help="also write the findings as JSON")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)  # usage errors exit 2 through argparse
+    settings = Settings(threshold=args.threshold, alpha=args.alpha, detect=args.detect,
+                        normalize=args.normalize,
+                        allow_different_machine=args.allow_different_machine)
+    try:
+        base = load_side(args.base, args.storage)
+        candidate = load_side(args.candidate, args.storage)
+        rows = compare(base, candidate, settings)
+    except RefusedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    differing = sorted({d for run in [*base[1:], *candidate] for d in runs.differences(base[0], run)})
+    if differing:
+        print(f"warning: comparing across environments ({'; '.join(differing)})", file=sys.stderr)
+    print(output.text_table(rows, settings))
+    header = (f"Base: {len(base)} run(s) from `{args.base}`; candidate: {len(candidate)} "
+              f"run(s) from `{args.candidate}`; {base[0].machine['cpu']}.")
+    output.write(rows, settings, args.markdown, args.json, header)
+    code = exit_code(rows)
+    if code == EXIT_BAD_INPUT:
+        print("error: nothing could be judged, or some benchmarks could not be compared "
+              "(see the table)", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

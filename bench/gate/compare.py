@@ -1,0 +1,179 @@
+"""Compare saved runs of two sides, benchmark by benchmark (see bench.gate.decide).
+
+Each side is one or more gate-ready runs, one per process. Runs of the two
+sides that share a file name (block-003.json on both sides, as `python -m
+bench ab` writes them) are paired as blocks; otherwise the sides are two
+independent samples. Every run must come from the same machine and
+environment (bench.runs.MACHINE_FIELDS), and no base run may carry an
+injected slowdown.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench import runs
+from bench.runs import Benchmark, Run, RunError
+
+from . import decide
+from .decide import Estimate, Outcome
+
+THRESHOLD = 0.05   # changes within ±5 % are never reported
+ALPHA = 0.05       # family-wise: chance that any interval misses its true ratio
+DETECT = 0.10      # what the gate promises to catch: benchmarks that cannot are flagged
+NORMALIZE = "auto"
+
+
+class RefusedError(RunError):
+    """The runs were measured on different machines or environments."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    threshold: float = THRESHOLD
+    alpha: float = ALPHA
+    detect: float = DETECT
+    normalize: str = NORMALIZE
+    allow_different_machine: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("threshold", "alpha", "detect"):
+            value = getattr(self, name)
+            if not 0 < value < 1:
+                raise ValueError(f"{name} must be a fraction in (0, 1), got {value}")
+        if self.normalize not in runs.NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {runs.NORMALIZATIONS}, "
+                             f"got {self.normalize!r}")
+
+
+@dataclass(frozen=True)
+class Row:
+    """The gate's finding for one benchmark."""
+
+    key: str
+    outcome: Outcome
+    base: Benchmark | None = None       # as measured in the first run that has it
+    candidate: Benchmark | None = None
+    estimate: Estimate | None = None
+    threshold: float | None = None
+    normalization: str | None = None    # the resolved mode the estimate compares
+    needs_blocks: int | None = None     # for an MDE within the detection target
+    note: str = ""
+
+    @property
+    def too_noisy(self) -> bool:
+        """Judged, but its MDE exceeds the detection target."""
+        return self.estimate is not None and self.estimate.measured and self.needs_blocks != 0
+
+
+def check_comparable(base: list[Run], candidate: list[Run], allow_different_machine: bool
+                     ) -> list[str]:
+    """Refuse sides from different environments (RefusedError) and baselines with an
+    injected slowdown (RunError); return the differences that were allowed."""
+    if not base or not candidate:
+        raise RunError("each side needs at least one run")
+    for run in base:
+        slowed = sorted({b.workload.kernel if b.workload else b.key
+                         for b in run.benchmarks.values()
+                         if b.environment is not None and b.environment.slowdown})
+        if slowed:
+            raise RunError(f"{run.source}: not a baseline: it records an injected slowdown "
+                           f"(MATMUL_BENCH_SLOWDOWN) of {', '.join(slowed)}")
+    first = base[0]
+    differing = sorted({d for run in [*base[1:], *candidate] for d in runs.differences(first, run)})
+    if differing and not allow_different_machine:
+        raise RefusedError(
+            f"refusing to compare runs measured on different machines or environments "
+            f"({'; '.join(differing)}), first {first.source}. Timings from different setups "
+            "differ by more than any regression worth catching; rerun both sides on one "
+            "machine, or pass --allow-different-machine.")
+    return differing
+
+
+def blocks(base: list[Run], candidate: list[Run]) -> list[tuple[Run, Run]] | None:
+    """Pairs (base, candidate) of runs with the same file name, when every run has one."""
+    by_name = {run.source.name: run for run in candidate}
+    if len(by_name) != len(candidate) or {r.source.name for r in base} != set(by_name):
+        return None
+    return [(run, by_name[run.source.name]) for run in base]
+
+
+def compare(base: list[Run], candidate: list[Run], settings: Settings = Settings()) -> list[Row]:
+    """A row per benchmark of either side: base's order first, then new ones."""
+    check_comparable(base, candidate, settings.allow_different_machine)
+    for run in [*base, *candidate]:
+        runs.require_samples(run)
+    pairs = blocks(base, candidate)
+    keys = list(dict.fromkeys(k for run in base for k in run.benchmarks))
+    new = [k for k in dict.fromkeys(k for run in candidate for k in run.benchmarks)
+           if k not in keys]
+    measured = [k for k in keys if any(k in run.benchmarks for run in candidate)]
+    tail = settings.alpha / 2 / max(1, len(measured))  # Bonferroni, both tails
+    rows = []
+    for key in keys:
+        first_base = next(run.benchmarks[key] for run in base if key in run.benchmarks)
+        if key not in measured:
+            rows.append(Row(key, Outcome.REMOVED, base=first_base))
+            continue
+        rows.append(_judge(key, base, candidate, pairs, tail, settings))
+    rows += [Row(key, Outcome.NEW,
+                 candidate=next(r.benchmarks[key] for r in candidate if key in r.benchmarks))
+             for key in new]
+    return rows
+
+
+def threshold_for(base: Benchmark, candidate: Benchmark, default: float) -> float:
+    """The benchmark's own gate_threshold (candidate's first), else the default."""
+    for own in (candidate.gate_threshold, base.gate_threshold):
+        if own is not None:
+            return own
+    return default
+
+
+def _judge(key: str, base: list[Run], candidate: list[Run], pairs, tail: float,
+           settings: Settings) -> Row:
+    base_runs = [run.benchmarks[key] for run in base if key in run.benchmarks]
+    cand_runs = [run.benchmarks[key] for run in candidate if key in run.benchmarks]
+    first_base, first_cand = base_runs[0], cand_runs[0]
+    mode = runs.resolve_normalization(settings.normalize, first_base)
+    references = {b.reference_name for b in [*base_runs, *cand_runs]}
+    if mode != "none" and len(references) > 1:
+        # Ratios to different references say nothing about each other.
+        return Row(key, Outcome.INCOMPARABLE, first_base, first_cand,
+                   note=f"reference changed: {' -> '.join(sorted(map(str, references)))}")
+    threshold = threshold_for(first_base, first_cand, settings.threshold)
+
+    def value(bench: Benchmark) -> float:
+        return decide.process_value(bench.normalized(mode))
+
+    both = [(b.benchmarks[key], c.benchmarks[key]) for b, c in pairs or []
+            if key in b.benchmarks and key in c.benchmarks]
+    if pairs is not None:
+        estimate = decide.paired_estimate(
+            np.array([value(c) - value(b) for b, c in both]), tail, threshold)
+    else:
+        estimate = decide.unpaired_estimate(np.array([value(b) for b in base_runs]),
+                                            np.array([value(c) for c in cand_runs]),
+                                            tail, threshold)
+    needs = None
+    if estimate.measured:
+        needs = (0 if estimate.mde <= settings.detect else
+                 decide.blocks_needed(estimate, tail, threshold, settings.detect))
+    note = ""
+    if not estimate.measured:
+        note = ("one process per side cannot show the noise between processes: give "
+                "several runs per side (python -m bench ab runs them)")
+    return Row(key, decide.verdict(estimate, threshold), first_base, first_cand, estimate,
+               threshold, mode, needs, note)
+
+
+def exit_code(rows: list[Row]) -> int:
+    """0 no regression, 1 a regression, 2 nothing could be judged or some benchmark
+    was incomparable (never a silent pass)."""
+    outcomes = {row.outcome for row in rows}
+    if Outcome.REGRESSED in outcomes:
+        return 1
+    if Outcome.INCOMPARABLE in outcomes or not outcomes & set(decide.JUDGED):
+        return 2
+    return 0

@@ -1,0 +1,154 @@
+"""The gate's decision, from several processes per side to a verdict per benchmark.
+
+Between processes the median a benchmark reaches moves (address layout, cache
+and frequency state, what the neighbours do): one process per side cannot
+show that variance, and no constant measured on one machine stands for it on
+another. So the variance is measured where it is:
+
+- per process, one number: m = log median(normalized samples) (bench.runs);
+- per block, one base and one candidate process run back to back in random
+  order: d = m_candidate - m_base; the block cancels slow drift of the machine;
+- over N blocks, the mean log ratio with a Student t interval from the
+  blocks' own spread (Welch's interval when the sides were not run in blocks).
+
+The interval's tails are alpha / G each, G the number of benchmarks judged
+(Bonferroni): with probability >= 1 - alpha no interval misses its true ratio,
+so a benchmark whose true change lies within ±threshold is reported changed in
+at most an alpha share of comparisons. The verdict is criterion.rs's rule:
+"regressed" only when the whole interval lies above 1 + threshold, "improved"
+only when it lies below 1 - threshold.
+
+The minimum detectable effect (MDE) says what the measurement can catch: the
+smallest true slowdown reported as regressed with probability POWER, from the
+measured spread and the number of blocks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+# Student t quantiles and the noncentral t's noncentrality, without loading scipy.stats.
+from scipy.special import nctdtrinc, stdtrit
+
+POWER = 0.95
+
+
+class Outcome(str, Enum):
+    """Every verdict the gate gives, in the order its summary counts them."""
+
+    REGRESSED = "regressed"
+    IMPROVED = "improved"
+    NO_CHANGE = "no change"
+    UNDECIDED = "undecided"        # too few processes to measure their spread
+    NEW = "new"
+    REMOVED = "removed"
+    INCOMPARABLE = "incomparable"  # e.g. timed against a different reference
+
+    def __str__(self) -> str:
+        return self.value
+
+
+JUDGED = (Outcome.REGRESSED, Outcome.IMPROVED, Outcome.NO_CHANGE)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """ratio = candidate / base of the per-process medians, with its interval."""
+
+    ratio: float
+    low: float | None        # None: the spread between processes is unmeasured
+    high: float | None
+    processes: tuple[int, int]  # (base, candidate) processes used
+    paired: bool             # blocks (paired differences) or two independent samples
+    spread: float | None     # standard error of the log ratio
+    df: float | None         # its degrees of freedom
+    mde: float | None        # smallest slowdown caught with probability POWER
+
+    @property
+    def measured(self) -> bool:
+        return self.low is not None
+
+
+def process_value(normalized: np.ndarray) -> float:
+    """One process's number: the log of its median normalized sample."""
+    return math.log(float(np.median(normalized)))
+
+
+def t_quantile(df: float, p: float) -> float:
+    return float(stdtrit(df, p))
+
+
+def mde(spread: float, df: float, tail: float, threshold: float, power: float = POWER) -> float:
+    """Smallest true slowdown whose interval clears 1 + threshold with probability `power`.
+
+    The interval clears it when (mean - log(1 + threshold)) / spread exceeds the
+    t quantile; for a true effect that statistic follows the noncentral t, whose
+    noncentrality puts `power` of it above the quantile.
+    """
+    noncentrality = float(nctdtrinc(df, 1 - power, t_quantile(df, 1 - tail)))
+    return (1 + threshold) * math.exp(noncentrality * spread) - 1
+
+
+def paired_estimate(differences: np.ndarray, tail: float, threshold: float) -> Estimate:
+    """From per-block log ratios d (candidate - base of the same block)."""
+    n = len(differences)
+    mean = float(np.mean(differences))
+    if n < 2:
+        return Estimate(math.exp(mean), None, None, (n, n), True, None, None, None)
+    spread = float(np.std(differences, ddof=1)) / math.sqrt(n)
+    return _estimate(mean, spread, n - 1, tail, threshold, (n, n), True)
+
+
+def unpaired_estimate(base: np.ndarray, candidate: np.ndarray, tail: float,
+                      threshold: float) -> Estimate:
+    """From per-process log medians of two independent samples (Welch)."""
+    nb, nc = len(base), len(candidate)
+    mean = float(np.mean(candidate) - np.mean(base))
+    if nb < 2 or nc < 2:
+        return Estimate(math.exp(mean), None, None, (nb, nc), False, None, None, None)
+    vb, vc = np.var(base, ddof=1) / nb, np.var(candidate, ddof=1) / nc
+    spread = math.sqrt(vb + vc)
+    df = (vb + vc) ** 2 / (vb ** 2 / (nb - 1) + vc ** 2 / (nc - 1)) if spread else nb + nc - 2
+    return _estimate(mean, spread, float(df), tail, threshold, (nb, nc), False)
+
+
+def _estimate(mean: float, spread: float, df: float, tail: float, threshold: float,
+              processes: tuple[int, int], paired: bool) -> Estimate:
+    half = t_quantile(df, 1 - tail) * spread
+    return Estimate(ratio=math.exp(mean), low=math.exp(mean - half), high=math.exp(mean + half),
+                    processes=processes, paired=paired, spread=spread, df=df,
+                    mde=mde(spread, df, tail, threshold))
+
+
+def verdict(estimate: Estimate, threshold: float) -> Outcome:
+    """criterion.rs's rule: a change counts only when the whole interval is
+    beyond the threshold; an unmeasured spread decides nothing."""
+    if not estimate.measured:
+        return Outcome.UNDECIDED
+    if estimate.low > 1 + threshold:
+        return Outcome.REGRESSED
+    if estimate.high < 1 - threshold:
+        return Outcome.IMPROVED
+    return Outcome.NO_CHANGE
+
+
+def straddles(estimate: Estimate, threshold: float) -> bool:
+    """Whether more blocks could still turn this "no change" into a regression:
+    the interval holds 1 + threshold and the estimate points up."""
+    return (estimate.measured and estimate.ratio > 1
+            and estimate.low <= 1 + threshold < estimate.high)
+
+
+def blocks_needed(estimate: Estimate, tail: float, threshold: float, detect: float,
+                  most: int = 1000) -> int | None:
+    """Blocks (processes per side) for an MDE of at most `detect` at this spread,
+    or None when no number up to `most` would do."""
+    if not estimate.measured or detect <= threshold:
+        return None
+    sd = estimate.spread * math.sqrt(estimate.processes[0])  # one block's log ratio
+    for n in range(2, most + 1):
+        if mde(sd / math.sqrt(n), n - 1, tail, threshold) <= detect:
+            return n
+    return None

@@ -1,0 +1,178 @@
+"""The speedup ladder of a saved run as markdown: per slice, every kernel against
+the slowest and the reference kernel and against this machine's roofline;
+then the forward pass per kernel."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from bench.runs import Benchmark, Run
+from bench.suite import cases
+from bench.units import format_time
+
+from .roofline import Roofs, place, roofs
+
+SLOWEST = "three_loops"
+REFERENCE = cases.REFERENCE_KERNEL
+# Targets the summary checks (README, "Roofline").
+SKINNY_TARGET = 1.3     # the skinny layer within 1.3x its roofline
+FORWARD_TARGET = 0.80   # a forward pass at 80 % of the compute peak
+
+
+def by_rows(run: Run, suite: str) -> dict[int, dict[str, Benchmark]]:
+    """rows -> kernel -> benchmark, for one suite of the run."""
+    table: dict[int, dict[str, Benchmark]] = defaultdict(dict)
+    for bench in run.benchmarks.values():
+        if bench.workload is not None and bench.workload.suite == suite:
+            table[bench.workload.rows][bench.workload.kernel] = bench
+    return dict(sorted(table.items()))
+
+
+def per_row_time(table: dict[int, dict[str, Benchmark]], kernel: str) -> float | None:
+    """Seconds per row of `kernel`, from its largest measured slice (for extrapolation)."""
+    measured = [(rows, t[kernel].median) for rows, t in table.items() if kernel in t]
+    if not measured:
+        return None
+    rows, seconds = max(measured)
+    return seconds / rows
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}" if value < 10 else f"{value:,.0f}"
+
+
+def _flop_rate(flops_per_s: float, gpu: bool) -> str:
+    """GFLOP/s, or TFLOP/s on a GPU."""
+    return f"{flops_per_s / (1e12 if gpu else 1e9):.3g}"
+
+
+def _flop_header(gpu: bool) -> str:
+    return "TFLOP/s" if gpu else "GFLOP/s"
+
+
+def _placement_cells(bench: Benchmark, machine_roofs: Roofs) -> list[str]:
+    placed = place(bench, machine_roofs)
+    if placed is None:
+        return ["n/a", "n/a"]
+    return [f"{placed.fraction * 100:.0f} %", placed.bound_by]
+
+
+def matmul_tables(run: Run, gpu: bool = False) -> str:
+    table, machine_roofs = by_rows(run, "matmul"), roofs(run)
+    slow_per_row = per_row_time(table, SLOWEST)
+    lines = []
+    for rows, kernels in table.items():
+        lines += [f"#### x_train[:{rows}] @ weights (784 x 10)", "",
+                  f"| kernel | median | {_flop_header(gpu)} | GB/s | % of roofline | bound by "
+                  f"| x faster than {SLOWEST} | x slower than {REFERENCE} |",
+                  "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
+        slowest, marker = (kernels[SLOWEST].median, "") if SLOWEST in kernels else (None, "")
+        if slowest is None and slow_per_row is not None:
+            slowest, marker = slow_per_row * rows, "*"
+        for name, bench in sorted(kernels.items(), key=lambda kv: -kv[1].median):
+            work, seconds = bench.workload, bench.median
+            faster = f"{slowest / seconds:,.0f}{marker}" if slowest else "n/a"
+            slower = _ratio(seconds / kernels[REFERENCE].median) if REFERENCE in kernels else "n/a"
+            lines.append(" | ".join([
+                f"| {name}", format_time(seconds), _flop_rate(work.flops / seconds, gpu),
+                f"{work.bytes / seconds / 1e9:.3g}", *_placement_cells(bench, machine_roofs),
+                faster, f"{slower} |"]))
+        lines += _roof_row(rows, kernels, machine_roofs) + [""]
+    if slow_per_row and any(SLOWEST not in t for t in table.values()):
+        lines.append(f"\\* {SLOWEST} was not run on this slice (beyond its cost budget): its "
+                     "time is extrapolated per row from its largest measured slice.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _roof_row(rows: int, kernels: dict[str, Benchmark], machine_roofs: Roofs) -> list[str]:
+    any_kernel = next(iter(kernels.values()))
+    placed = place(any_kernel, machine_roofs)
+    if placed is None:
+        return []
+    return [f"| *roofline: max(bytes / bandwidth, flops / peak)* | {format_time(placed.time)} "
+            f"| | | 100 % | {placed.bound_by} | | |"]
+
+
+def forward_tables(run: Run, gpu: bool = False) -> str:
+    table, machine_roofs = by_rows(run, "forward"), roofs(run)
+    lines = []
+    for rows, kernels in table.items():
+        lines += [f"#### forward 784 -> 50 -> 10 on x_train[:{rows}]", "",
+                  f"| kernel | median | {_flop_header(gpu)} | % of roofline | bound by "
+                  f"| x slower than {REFERENCE} |",
+                  "| --- | ---: | ---: | ---: | --- | ---: |"]
+        for name, bench in sorted(kernels.items(), key=lambda kv: -kv[1].median):
+            slower = (_ratio(bench.median / kernels[REFERENCE].median)
+                      if REFERENCE in kernels else "n/a")
+            lines.append(" | ".join([
+                f"| {name}", format_time(bench.median),
+                _flop_rate(bench.workload.flops / bench.median, gpu),
+                *_placement_cells(bench, machine_roofs), f"{slower} |"]))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n" if lines else ""
+
+
+def roofline_summary(run: Run, gpu: bool = False) -> list[str]:
+    """The roofs, and the two targets: the skinny layer's best kernel against its
+    roofline, the best forward pass against the compute peak (largest slice)."""
+    machine_roofs = roofs(run)
+    lines = []
+    if machine_roofs.peak:
+        peak = _flop_rate(machine_roofs.peak, gpu) + " " + _flop_header(gpu)
+        lines.append(f"- compute peak: {peak} (builtin {cases.PEAK_GEMM}, best of its rounds)")
+    if machine_roofs.bandwidth:
+        rows = max(machine_roofs.bandwidth)
+        lines.append(f"- memory bandwidth: {machine_roofs.bandwidth[rows] / 1e9:.3g} GB/s "
+                     f"(one read of x_train[:{rows}], best of its rounds)")
+    skinny = by_rows(run, "matmul")
+    if skinny:
+        rows = max(skinny)
+        placed = [(place(b, machine_roofs), name) for name, b in skinny[rows].items()]
+        placed = [(p, name) for p, name in placed if p is not None]
+        if placed:
+            best, name = max(placed, key=lambda pn: pn[0].fraction)
+            verdict = "meets" if 1 / best.fraction <= SKINNY_TARGET else "misses"
+            lines.append(f"- x_train[:{rows}] @ weights: best {name} at {1 / best.fraction:.2f}x "
+                         f"its roofline ({best.bound_by}-bound; {verdict} the "
+                         f"{SKINNY_TARGET}x target)")
+    forward = by_rows(run, "forward")
+    if forward and machine_roofs.peak:
+        rows = max(forward)
+        name, bench = min(forward[rows].items(), key=lambda kv: kv[1].median)
+        share = bench.workload.flops / bench.median / machine_roofs.peak
+        verdict = "meets" if share >= FORWARD_TARGET else "misses"
+        lines.append(f"- forward on x_train[:{rows}]: best {name} at {share * 100:.0f} % of "
+                     f"the compute peak ({verdict} the {FORWARD_TARGET * 100:.0f} % target)")
+    return lines
+
+
+def markdown(run: Run) -> str:
+    """The whole report: header, roofline summary, matmul ladder, forward tables."""
+    gpu = run.machine["gpu"] != "none"
+    first = next(iter(run.benchmarks.values()))
+    env = first.environment
+    where = (f"{run.machine['cpu']}" + (f", {run.machine['gpu']}" if gpu else "")
+             + (f", {env.threads} threads, torch {env.torch}, device {env.device}" if env else "")
+             + f", timer {run.machine['timer']}")
+    parts = [f"# matmul ladder\n\nFrom `{run.source}` ({run.datetime or '?'}; {where}).\n"]
+    summary = roofline_summary(run, gpu)
+    if summary:
+        parts.append("## Roofline\n\n" + "\n".join(summary) + "\n")
+    parts.append("## x_train[:rows] @ weights\n\n" + matmul_tables(run, gpu))
+    forward = forward_tables(run, gpu)
+    if forward:
+        parts.append("## Forward pass\n\n" + forward)
+    parts.append(kernel_list(run))
+    return "\n".join(parts)
+
+
+def kernel_list(run: Run) -> str:
+    """The kernels of the run with what each does (its docstring's first line)."""
+    import matmul
+
+    names = dict.fromkeys(b.workload.kernel for b in run.benchmarks.values()
+                          if b.workload is not None and b.workload.suite in ("matmul", "forward"))
+    lines = ["## Kernels", "", "| kernel | what it does |", "| --- | --- |"]
+    for name in names:
+        kernel = matmul.KERNELS.get(name)
+        lines.append(f"| {name} | {kernel.summary if kernel else 'not registered here'} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,65 @@
+"""Finding saved runs the way pytest-benchmark names them.
+
+`--benchmark-autosave` saves run N as `<storage>/<machine id>/NNNN_<commit>_<time>.json`
+(storage `.benchmarks` by default, machine id e.g. `Linux-CPython-3.11-64bit`).
+A run may be named by that id (`0001`, `0001_` or the whole stem), by a file,
+or, for several runs (one per process), by a folder holding them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_benchmark.utils import get_machine_id
+
+from .runs import RunError
+
+DEFAULT_STORAGE = Path(".benchmarks")
+
+
+def storage_path(storage: str | Path = DEFAULT_STORAGE) -> Path:
+    """A folder from pytest-benchmark's --benchmark-storage value (file:// or a path)."""
+    text = str(storage)
+    if "://" in text:
+        scheme, _, rest = text.partition("://")
+        if scheme != "file":
+            raise RunError(f"storage {text!r}: only file:// storage holds saved runs here")
+        text = rest
+    return Path(text)
+
+
+def saved_runs(storage: str | Path = DEFAULT_STORAGE) -> list[Path]:
+    """Every run saved under storage for this machine id, oldest first (by number)."""
+    folder = storage_path(storage) / get_machine_id()
+    return sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.json"))
+
+
+def resolve(spec: str | Path, storage: str | Path = DEFAULT_STORAGE) -> list[Path]:
+    """The run files `spec` names: a file, a folder of runs, or a saved run's id.
+
+    Raises RunError saying where it looked when nothing (or more than one run
+    for one id) matches.
+    """
+    path = Path(spec)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        found = sorted(p for p in path.glob("*.json") if p.is_file())
+        if not found:
+            raise RunError(f"{path}: a folder with no saved runs (*.json) in it")
+        return found
+    text = str(spec)
+    if "/" in text or text.endswith(".json"):
+        raise RunError(f"{path}: no such file or folder")
+    root = storage_path(storage)
+    stem = text.rstrip("_*")
+    pattern = f"{stem}_*.json" if stem.isdigit() else f"{stem}*.json"
+    mine = sorted((root / get_machine_id()).glob(pattern))
+    found = mine or sorted(root.glob(f"*/{pattern}"))
+    if not found:
+        raise RunError(f"no saved run {text!r} under {root}/ (looked for {pattern} in "
+                       f"{root / get_machine_id()} and the other machines' folders); "
+                       "save one with pytest --benchmark-autosave")
+    if len(found) > 1:
+        listing = ", ".join(str(p) for p in found)
+        raise RunError(f"saved run {text!r} is ambiguous under {root}/: {listing}")
+    return found

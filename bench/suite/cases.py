@@ -1,0 +1,81 @@
+"""What the suite benchmarks: every kernel on every MNIST slice within its budget,
+each beside a reference, and the machine's two roofs (memory and compute)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+import matmul
+from bench.runs import Workload
+
+ROWS = (5, 50, 500, 5_000, 50_000)
+REFERENCE_KERNEL = "builtin"
+# The memory roof: one read of x, the least any product with x must do; it is
+# also the builtin's own reference.
+READ_X = "read_x"
+# The compute roof: a square fp32 builtin product large enough to reach the
+# machine's peak rate (a GPU needs a larger one to fill its units).
+PEAK_GEMM = "peak_gemm"
+PEAK_SIZE = {"cpu": 2048, "cuda": 8192}
+
+
+def peak_size(device: torch.device) -> int:
+    return PEAK_SIZE.get(device.type, PEAK_SIZE["cpu"])
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The call timed before the benchmarked one in every round, and its name."""
+
+    name: str
+    call: Callable[[], object]
+
+
+def matmul_cases() -> list[tuple[matmul.Kernel, int]]:
+    """(kernel, rows) for every registered kernel, only up to its cost budget."""
+    return [(kernel, rows) for rows in ROWS for kernel in matmul.KERNELS.values()
+            if rows <= kernel.max_rows]
+
+
+def flops(m: int, k: int, n: int) -> int:
+    """A multiply and an add per term."""
+    return 2 * m * k * n
+
+
+def bytes_moved(m: int, k: int, n: int, dtype: torch.dtype) -> int:
+    """Compulsory traffic: read a and b once, write c once."""
+    return (m * k + k * n + m * n) * dtype.itemsize
+
+
+def read_x(x: torch.Tensor) -> torch.Tensor:
+    """One pass over x: the least any product with x must do."""
+    return x.sum()
+
+
+def reference_for(kernel: matmul.Kernel, x: torch.Tensor,
+                  same_work_by_builtin: Callable[[], object]) -> Reference:
+    """The reference timed beside `kernel` on x: the same work done by the
+    builtin kernel, or, for the builtin itself, one read of x."""
+    if kernel.name == REFERENCE_KERNEL:
+        return Reference(READ_X, lambda: read_x(x))
+    return Reference(REFERENCE_KERNEL, same_work_by_builtin)
+
+
+def product_workload(suite: str, kernel: str, x: torch.Tensor, w: torch.Tensor,
+                     params: dict | None = None) -> Workload:
+    """x @ w by `kernel`: its flops and compulsory bytes."""
+    m, k = x.shape
+    n = w.shape[1]
+    return Workload(suite=suite, kernel=kernel, rows=m, flops=flops(m, k, n),
+                    bytes=bytes_moved(m, k, n, x.dtype), params=params or {})
+
+
+def forward_workload(kernel: str, x: torch.Tensor, sizes: tuple[int, ...]) -> Workload:
+    """A forward pass of x through layers of `sizes`: every layer's flops; bytes
+    are one read of x (the weights and activations stay in cache)."""
+    rows = x.shape[0]
+    work = sum(flops(rows, fan_in, fan_out) for fan_in, fan_out in zip(sizes, sizes[1:]))
+    return Workload(suite="forward", kernel=kernel, rows=rows, flops=work,
+                    bytes=x.numel() * x.element_size())

@@ -1,0 +1,54 @@
+"""The command lines that run the suite: the one definition of a gate-ready run.
+
+A gate-ready run is what the regression gate compares: one thread (torch,
+MKL and numba), process CPU time as the clock for both halves of every pair
+(waiting for a core on a shared machine is not counted), and the raw samples
+saved. The main job (`python -m bench run`) uses the same settings with
+`--gate-ready`; `python -m bench ab`, the gate study and CI use them always.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+BENCHMARKS = "tests/benchmarks"
+
+# Set before torch loads, for every run. torch's OpenMP workers spin for a while
+# after each parallel region; every round pairs a torch call with the
+# benchmarked one, so a numba kernel's threads would find the cores busy.
+SUITE_ENV = {"GOMP_SPINCOUNT": "1000"}
+# One thread: on a shared or small machine a second thread makes short calls
+# wait for a free core, and CPU time stands for the call's own time only with
+# one thread. NUMBA too: a parallel numba kernel otherwise resets OpenMP's
+# thread count for the torch calls after it.
+GATE_READY_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+GATE_READY_ARGS = ("--benchmark-timer=time.process_time", "--benchmark-save-data")
+# The slowdown injection is for trying the gates out; a run never inherits it.
+SCRUBBED_ENV = ("MATMUL_BENCH_SLOWDOWN",)
+
+
+def environment(*, gate_ready: bool, base: dict[str, str] | None = None,
+                mnist_dir: Path | None = None, keep_slowdown: bool = False) -> dict[str, str]:
+    """The environment of a suite run, from `base` (default: this process's)."""
+    env = dict(os.environ if base is None else base)
+    if not keep_slowdown:
+        for name in SCRUBBED_ENV:
+            env.pop(name, None)
+    env.update(SUITE_ENV)
+    if gate_ready:
+        env.update(GATE_READY_ENV)
+    if mnist_dir is not None:
+        env["MNIST_DIR"] = str(mnist_dir)
+    return env
+
+
+def pytest_command(*args: str, gate_ready: bool, targets: tuple[str, ...] = (BENCHMARKS,)
+                   ) -> list[str]:
+    """python -m pytest over the benchmarks (or the given node ids), timed, with the
+    gate-ready settings if asked."""
+    command = [sys.executable, "-m", "pytest", *targets, "-p", "no:cacheprovider", "-q",
+               "--benchmark-enable"]
+    if gate_ready:
+        command += GATE_READY_ARGS
+    return command + list(args)

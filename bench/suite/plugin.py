@@ -1,0 +1,206 @@
+"""The benchmark suite's pytest plugin (the root conftest.py loads it).
+
+- Timing follows the stock pytest-benchmark flags: a plain `pytest` runs every
+  benchmark once, untimed, as a correctness smoke test; any flag that asks for
+  timings or saved results turns timing on (see TIMING_OPTIONS).
+- Fixtures: the real MNIST (`mnist_dir`, `mnist`), the lesson's seeded layer
+  (`weights`), the training set's `normalizer`, slices on the benchmark device,
+  and `timed`, which times a call in pairs with its reference and records what
+  was timed in the saved run (bench.runs).
+- `--bench-device cuda` puts the benchmarks' tensors on a GPU and records the
+  GPU in the run's machine_info.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from pytest_benchmark.utils import load_timer
+
+from bench import runs
+from bench.runs import Environment, Workload
+
+from . import cases, timing
+from .mnist import SHARED_MNIST, local_mnist_dir
+
+# pytest-benchmark options (dest names) that ask for timings or saved results.
+TIMING_OPTIONS = ("benchmark_enable", "benchmark_only", "benchmark_autosave", "benchmark_save",
+                  "benchmark_save_data", "benchmark_compare", "benchmark_compare_fail",
+                  "benchmark_json", "benchmark_histogram")
+WEIGHTS_SEED = 42
+
+
+def pytest_addoption(parser):
+    parser.addoption("--bench-device", default="cpu",
+                     help="device for the benchmarks' tensors, e.g. cuda (default: cpu)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark and xdist read these options
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "mnist: needs the real MNIST files (MNIST_DIR or ../shared/data/mnist)")
+    config.addinivalue_line(
+        "markers", "gate_threshold(fraction): the regression gate's threshold for this "
+                   "benchmark (default 0.05)")
+    option = config.option
+    if not hasattr(option, "benchmark_disable"):
+        return  # pytest-benchmark is not loaded (-p no:benchmark)
+    if option.benchmark_disable or option.benchmark_skip:
+        return  # the user's own choice
+    asked = [name for name in TIMING_OPTIONS if getattr(option, name, None)]
+    if not asked:
+        option.benchmark_disable = True  # plain pytest: one untimed call per benchmark
+        return
+    option.benchmark_enable = True
+    if getattr(option, "dist", "no") != "no" and getattr(option, "tx", None):
+        # Workers share the cores: timings taken beside other tests mean little.
+        flag = "--" + asked[0].replace("_", "-")
+        config.issue_config_time_warning(pytest.PytestConfigWarning(
+            f"{flag} asks for timings: running without xdist workers (-n), "
+            "which would time benchmarks beside other tests"), stacklevel=2)
+        option.dist, option.tx = "no", []
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Name the GPU (model, driver, CUDA) in runs made on one: the gate compares
+    runs only within one machine."""
+    device = torch.device(config.getoption("--bench-device"))
+    if device.type == "cuda" and torch.cuda.is_available():
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        machine_info["gpu"] = {"name": torch.cuda.get_device_name(index),
+                               "driver": _nvidia_driver(), "cuda": torch.version.cuda}
+
+
+def _nvidia_driver() -> str:
+    try:
+        return Path("/sys/module/nvidia/version").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+# ---------------------------------------------------------------- data
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """Directory of the four MNIST .gz files; in CI its absence is a failure, not a skip."""
+    directory = local_mnist_dir()
+    if directory is None:
+        reason = ("real MNIST not found: set MNIST_DIR or run `python -m data fetch` "
+                  f"(looked at {SHARED_MNIST} and the user cache)")
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return directory.resolve()  # the loader reports resolved paths
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    """The MNIST tensors, parsed once per session (the loader memoises too)."""
+    from data import load_mnist
+
+    return load_mnist(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def weights() -> torch.Tensor:
+    """The lesson's layer: 784 x 10 standard-normal weights, from a fixed seed."""
+    generator = torch.Generator().manual_seed(WEIGHTS_SEED)
+    return torch.randn(784, 10, generator=generator)
+
+
+@pytest.fixture(scope="session")
+def normalizer(mnist):
+    """The training set's mean and std, for normalizing MNIST inputs (fitted once)."""
+    from forward import Normalizer
+
+    return Normalizer.fit(mnist.x_train)
+
+
+# ---------------------------------------------------------------- the benchmark device
+
+@pytest.fixture(scope="session")
+def bench_device(request) -> torch.device:
+    device = torch.device(request.config.getoption("--bench-device"))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        pytest.skip(f"--bench-device {device}: CUDA is not available on this machine")
+    return device
+
+
+@pytest.fixture(scope="session")
+def slices(mnist, bench_device):
+    """x_train[:rows] as contiguous tensors on the benchmark device, cut once per session."""
+    cache: dict[int, torch.Tensor] = {}
+
+    def get(rows: int) -> torch.Tensor:
+        if rows not in cache:
+            cache[rows] = mnist.x_train[:rows].contiguous().to(bench_device)
+        return cache[rows]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def layer_weights(weights, bench_device) -> torch.Tensor:
+    """The lesson's 784 x 10 weights on the benchmark device."""
+    return weights.to(bench_device)
+
+
+@pytest.fixture
+def supported(bench_device):
+    """Skip (saying why) a kernel that does not run on the benchmark device."""
+    def check(kernel):
+        if not kernel.supports(bench_device):
+            pytest.skip(f"{kernel.name} supports {sorted(kernel.devices)}, not {bench_device}")
+    return check
+
+
+# ---------------------------------------------------------------- timing
+
+def _gate_threshold(node) -> float | None:
+    marker = node.get_closest_marker("gate_threshold")
+    if marker is None:
+        return None
+    if len(marker.args) != 1 or marker.kwargs:
+        raise pytest.UsageError(
+            f"{node.nodeid}: gate_threshold takes one fraction, e.g. "
+            f"@pytest.mark.gate_threshold(0.10); got {marker.args} {marker.kwargs}")
+    return float(marker.args[0])
+
+
+@pytest.fixture
+def timed(benchmark, request, bench_device):
+    """timed(target, reference, workload) -> target's result.
+
+    Times target in pairs with reference (a cases.Reference) on the benchmark's
+    own timer, for --benchmark-max-time, and records the workload, the
+    environment and the reference's name and samples in extra_info.
+    """
+    config = request.config
+    clock = load_timer(config.getoption("benchmark_timer")).target
+    threshold = _gate_threshold(request.node)
+    sync = timing.synchronizer(bench_device)  # CUDA work is asynchronous
+
+    def run(target, reference: cases.Reference, workload: Workload):
+        target = timing.synchronized(target, sync)
+        fraction = timing.slowdowns().get(workload.kernel, 0.0)
+        if fraction and benchmark.enabled:
+            target = timing.slowed(target, fraction, clock)
+        result, reference_samples = timing.paired(
+            benchmark, target, timing.synchronized(reference.call, sync), clock=clock,
+            max_time=float(config.getoption("benchmark_max_time")),
+            min_rounds=int(config.getoption("benchmark_min_rounds")))
+        environment = Environment(torch=torch.__version__, threads=torch.get_num_threads(),
+                                  device=str(bench_device), slowdown=fraction)
+        benchmark.extra_info.update(
+            runs.extra_info(workload, environment, reference.name, reference_samples))
+        if threshold is not None:
+            benchmark.extra_info[runs.GATE_THRESHOLD] = threshold
+        if benchmark.enabled:
+            median = benchmark.stats.stats.median
+            rates = (workload.flops / median / 1e9, workload.bytes / median / 1e9)
+            benchmark.extra_info.update(zip(runs.RATES, rates))
+        return result
+
+    return run
