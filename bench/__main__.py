@@ -18,7 +18,7 @@ COMMANDS = {
     "run": "bench.main_job",
     "ab": "bench.gate.ab",
     "history": "bench.history.__main__",
-    "study": "bench.gate.study",
+    "study": "bench.gate.study.cli",
     "report": "bench.report.__main__",
     "gate": "bench.gate.__main__",
 }

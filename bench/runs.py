@@ -58,6 +58,9 @@ class Environment:
 
 # Machine fields that must agree for two runs' timings to be comparable.
 MACHINE_FIELDS = ("node", "machine", "cpu", "gpu", "python", "torch", "threads", "timer")
+# The same but the host's name: one kind of machine. A history follows runs of
+# one kind, which on hosted CI is a fresh host of the same kind every time.
+KIND_FIELDS = MACHINE_FIELDS[1:]
 
 
 class RunError(ValueError):

@@ -20,46 +20,10 @@ from bench import runs
 from bench.gate import compare as gate
 from bench.gate import decide
 from bench.gate.__main__ import main as gate_main
-from bench.runs import Environment, Workload
+from synthetic_runs import MODULE, make_run
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULE = "tests/benchmarks/test_matmul_benchmarks.py::"
 SUITE = {"einsum-rows500": 360e-6, "broadcast-rows5": 40e-6, "builtin-rows5": 6e-6}
-PROCESS_SIGMA = 0.02
-
-
-def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, float] | None = None,
-             process_sigma: float = PROCESS_SIGMA, rounds: int = 200, node: str = "vm",
-             torch: str = "2.13.0+cpu", threads: int = 1, slowdown: float = 0.0,
-             thresholds: dict[str, float] | None = None) -> dict:
-    """A saved run of one process: {name: median seconds}; factors slow (>1) a benchmark."""
-    rng = np.random.default_rng(seed)
-    entries = []
-    for name, median in benchmarks.items():
-        shift = rng.lognormal(0.0, process_sigma)        # this process as a whole
-        drift = rng.lognormal(0.0, 0.03, rounds)           # shared by both halves of a round
-        reference = 20e-6 * drift * rng.lognormal(0.0, 0.01, rounds)
-        data = median * (factors or {}).get(name, 1.0) * shift * drift * rng.lognormal(0, 0.01, rounds)
-        kernel = name.split("-")[0]
-        info = runs.extra_info(Workload("matmul", kernel, 5, 1000, 1000),
-                               Environment(torch, threads, "cpu", slowdown),
-                               "builtin", reference.tolist())
-        if name in (thresholds or {}):
-            info[runs.GATE_THRESHOLD] = thresholds[name]
-        entries.append({
-            "group": "matmul", "name": f"test_matmul[{name}]",
-            "fullname": MODULE + f"test_matmul[{name}]",
-            "options": {"timer": "process_time"},
-            "stats": {"data": data.tolist(), "mean": float(data.mean()), "min": float(data.min()),
-                      "median": float(np.median(data)), "rounds": rounds},
-            "extra_info": info,
-        })
-    return {
-        "machine_info": {"node": node, "machine": "x86_64", "python_implementation": "CPython",
-                         "python_version": "3.11.7", "cpu": {"brand_raw": "AMD EPYC", "count": 2}},
-        "commit_info": {"id": "abc", "time": "2026-11-29T00:00:00+00:00", "dirty": False},
-        "benchmarks": entries, "datetime": "2026-11-29", "version": "5.2.3",
-    }
 
 
 def write(path: Path, document: dict | str) -> Path:

@@ -123,6 +123,29 @@ def compare(base: list[Run], candidate: list[Run], settings: Settings = Settings
     return rows
 
 
+def choose_normalization(requested: str, base: list[Benchmark], candidate: list[Benchmark]
+                         ) -> str:
+    """The normalization one benchmark is compared by.
+
+    auto: the mode whose per-process values vary least within each side
+    (pooled variance): a reference cancels the machine's drift only when it
+    drifts with the call, otherwise it adds its own noise. Variation within a
+    side does not depend on the change between the sides, so the choice cannot
+    favour a verdict. With fewer than three processes a side, the single-run
+    rule of bench.runs.resolve_normalization.
+    """
+    if requested != "auto":
+        return requested
+    if min(len(base), len(candidate)) < 3:
+        return runs.resolve_normalization("auto", base[0])
+
+    def pooled(mode: str) -> float:
+        return sum(np.var([decide.process_value(b.normalized(mode)) for b in side], ddof=1)
+                   * (len(side) - 1) for side in (base, candidate))
+
+    return min(("pair", "run", "none"), key=pooled)
+
+
 def threshold_for(base: Benchmark, candidate: Benchmark, default: float) -> float:
     """The benchmark's own gate_threshold (candidate's first), else the default."""
     for own in (candidate.gate_threshold, base.gate_threshold):
@@ -136,7 +159,7 @@ def _judge(key: str, base: list[Run], candidate: list[Run], pairs, tail: float,
     base_runs = [run.benchmarks[key] for run in base if key in run.benchmarks]
     cand_runs = [run.benchmarks[key] for run in candidate if key in run.benchmarks]
     first_base, first_cand = base_runs[0], cand_runs[0]
-    mode = runs.resolve_normalization(settings.normalize, first_base)
+    mode = choose_normalization(settings.normalize, base_runs, cand_runs)
     references = {b.reference_name for b in [*base_runs, *cand_runs]}
     if mode != "none" and len(references) > 1:
         # Ratios to different references say nothing about each other.

@@ -1,0 +1,119 @@
+"""The gate study: false alarms on unchanged code and detection of real code
+changes, for our gate, the previous single-run gate and stock mean:10%.
+
+    python -m bench study [--out DIR | --from DIR] [--groups 40] [--truth 16]
+        [--blocks N] [--confirm N] [--comparisons 200] [-k SUBSET] [--max-time T] [--seed S]
+
+Trees (in DIR/trees): the working tree (base), an identical copy (same: the
+A/A comparisons), and one copy per plausible patch (bench.gate.study.patches).
+First each patch's true effect is measured by a long quiet run of its own
+(--truth blocks of base and patch, DIR/truth/<patch>/). Then --groups groups
+of one fresh gate-ready process per tree, in random order, half of them beside
+a noisy neighbour (a process streaming through memory on one core), in
+DIR/main/. Every gate judges the same processes (bench.gate.study.judge);
+DIR/study.md and DIR/study.json hold the table. --from DIR judges a recorded
+study again without measuring.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench.gate.ab import DEFAULT_CONFIRM, DEFAULT_MAX_TIME, DEFAULT_PROCESSES, DEFAULT_SUBSET, repository_root
+from bench.gate.compare import Settings
+
+from . import judge as judging
+from .patches import PATCHES
+from .record import BASE, SAME, prepare_trees, record
+
+
+def table(result: dict, settings: Settings, blocks: int) -> str:
+    patches = list(result["effects"])
+    effects = {p: sorted(((k.rpartition("::")[2], e[0]) for k, e in eff.items()
+                          if e[0] >= 1 + judging.REAL_CHANGE), key=lambda ke: -ke[1])
+               for p, eff in result["effects"].items()}
+    lines = ["True effects (long quiet run of each patch; benchmarks changed by "
+             f">= {judging.REAL_CHANGE * 100:g} %):", ""]
+    for patch in PATCHES:
+        if patch.name in effects:
+            changed = ", ".join(f"{k} {100 * (r - 1):+.0f} %" for k, r in effects[patch.name])
+            lines.append(f"- `{patch.name}`: {patch.what}: {changed or 'none'}")
+    header = ("| gate | condition | false alarms per A/A comparison | "
+              + " | ".join(f"detects `{p}` | false alarms, `{p}`" for p in patches)
+              + " | wall time per comparison |")
+    lines += ["", header, "|" + " --- |" * (header.count("|") - 1)]
+    names = {"ours": f"ours: `python -m bench ab` ({blocks} blocks + up to "
+                     f"{DEFAULT_CONFIRM} confirming, ±{settings.threshold * 100:g} %, "
+                     f"alpha {settings.alpha:g})",
+             "previous": "previous single-run gate (1 process a side, run noise 1.5 %)",
+             "stock": "stock `--benchmark-compare-fail=mean:10%` (1 process a side)"}
+    for gate in ("ours", "previous", "stock"):
+        for condition, data in result["conditions"].items():
+            t = data["tallies"][gate]
+            cells = [t.aa_alarm.cell()]
+            for p in patches:
+                cells += [t.detect[p].cell(), t.patch_alarm[p].cell()]
+            seconds = sum(t.seconds) / len(t.seconds) if t.seconds else 0
+            lines.append(f"| {names[gate]} | {condition} ({data['groups']} groups) | "
+                         + " | ".join(cells) + f" | {seconds / 60:.1f} min |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench study", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 2)[2],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, help="folder of the study (default .benchmarks/study/<time>)")
+    where.add_argument("--from", dest="source", type=Path, help="judge a recorded study again")
+    p.add_argument("--groups", type=int, default=40, help="groups of one process per tree")
+    p.add_argument("--truth", type=int, default=16, help="blocks of each patch's long run")
+    p.add_argument("--blocks", type=int, default=DEFAULT_PROCESSES,
+                   help="blocks per comparison of our gate (as bench ab --processes)")
+    p.add_argument("--confirm", type=int, default=DEFAULT_CONFIRM)
+    p.add_argument("--comparisons", type=int, default=200,
+                   help="random sets of groups our gate judges, per condition and tree")
+    p.add_argument("-k", dest="subset", default=DEFAULT_SUBSET)
+    p.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME)
+    p.add_argument("--seed", type=int, default=7)
+    args = p.parse_args(argv)
+    started = time.perf_counter()
+    folder = args.source
+    if folder is None:
+        root = repository_root(Path.cwd())
+        folder = (args.out or root / ".benchmarks" / "study" / time.strftime("%Y%m%d-%H%M%S")).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        trees = prepare_trees(root, folder / "trees")
+        options = dict(subset=args.subset, max_time=args.max_time, seed=args.seed)
+        for patch in PATCHES:
+            record(folder / "truth" / patch.name, trees, [BASE, patch.name], args.truth,
+                   noisy_share=0.0, **options)
+        record(folder / "main", trees, [BASE, SAME, *(p.name for p in PATCHES)], args.groups,
+               noisy_share=0.5, **options)
+        (folder / "study-settings.json").write_text(json.dumps(vars(args), default=str, indent=1))
+    settings = Settings()
+    result = judging.judge(folder, blocks=args.blocks, confirm=args.confirm,
+                           comparisons=args.comparisons, seed=args.seed, settings=settings)
+    text = table(result, settings, args.blocks)
+    print(text)
+    (folder / "study.md").write_text(text + "\n", encoding="utf-8")
+    (folder / "study.json").write_text(json.dumps(result, default=_tally_json, indent=1))
+    print(f"\nstudy in {folder}; {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def _tally_json(value):
+    if isinstance(value, judging.Tally):
+        return {"hits": value.hits, "total": value.total}
+    if isinstance(value, judging.GateTallies):
+        return {"aa_alarm": value.aa_alarm, "patch_alarm": dict(value.patch_alarm),
+                "detect": dict(value.detect), "detect_gateable": dict(value.detect_gateable),
+                "seconds": value.seconds}
+    raise TypeError(type(value))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Every gate on the same recorded processes.
+
+- The true effect of each patch on each benchmark comes from a long run of
+  its own (many blocks, quiet): the estimated ratio with a 99 % interval.
+  A benchmark is "really changed" by a patch when that ratio is >= 1 +
+  REAL_CHANGE, and "unchanged" when its interval lies within ±UNCHANGED.
+- Ours: `comparisons` random sets of N groups of one condition (quiet or
+  noisy neighbour); for each, bench.gate.compare on base against the other
+  tree, with confirming groups for straddling benchmarks as `bench ab` adds
+  them. Sets share groups, so they are not independent comparisons.
+- The single-run gates: every group gives one comparison of one process each.
+
+A false alarm is a "regressed" verdict on a benchmark that is unchanged:
+every benchmark in an A/A comparison (base against an identical copy), the
+unchanged benchmarks in a patched one.
+"""
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bench import runs
+from bench.gate import decide
+from bench.gate.compare import Settings, compare
+
+from . import previous
+from .record import BASE, SAME
+
+REAL_CHANGE = 0.10
+UNCHANGED = 0.02
+
+
+@dataclass
+class Tally:
+    hits: int = 0
+    total: int = 0
+
+    def add(self, hit: bool) -> None:
+        self.hits += bool(hit)
+        self.total += 1
+
+    def cell(self) -> str:
+        if not self.total:
+            return "n/a"
+        low, high = clopper_pearson(self.hits, self.total)
+        return (f"{self.hits / self.total * 100:.1f} % ({self.hits}/{self.total}) "
+                f"[{low * 100:.1f}, {high * 100:.1f}]")
+
+
+def clopper_pearson(k: int, n: int) -> tuple[float, float]:
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+    return ci.low, ci.high
+
+
+def load_tree_runs(folder: Path, tree: str) -> dict[int, runs.Run]:
+    return {int(p.stem.split("-")[1]): runs.load(p)
+            for p in sorted((folder / tree).glob("group-*.json"))}
+
+
+def true_effects(truth: Path, patch: str) -> dict[str, decide.Estimate]:
+    """Per benchmark, the patch's effect from its long run (99 % interval each)."""
+    base, patched = load_tree_runs(truth, BASE), load_tree_runs(truth, patch)
+    rows = compare([base[g] for g in sorted(base)], [patched[g] for g in sorted(base)],
+                   Settings(alpha=0.01 * 2 * len(base[min(base)].benchmarks)))
+    # alpha * 2 * G undoes the Bonferroni split: a 99 % interval per benchmark.
+    return {r.key: r.estimate for r in rows if r.estimate is not None and r.estimate.measured}
+
+
+@dataclass
+class GateTallies:
+    aa_alarm: Tally = field(default_factory=Tally)            # per A/A comparison
+    patch_alarm: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    detect: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    detect_gateable: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    seconds: list[float] = field(default_factory=list)
+
+
+def _ours(base: dict[int, runs.Run], other: dict[int, runs.Run], groups: list[int], blocks: int,
+          confirm: int, rng: random.Random, settings: Settings
+          ) -> tuple[dict[str, decide.Outcome], dict[str, float], int]:
+    """Verdicts and MDEs of one comparison, with confirming groups; groups used."""
+    chosen = rng.sample(groups, blocks)
+    spare = [g for g in groups if g not in chosen]
+    rows = {r.key: r for r in compare([base[g] for g in chosen], [other[g] for g in chosen],
+                                      settings)}
+    used = blocks
+    while confirm and spare:
+        open_keys = [k for k, r in rows.items()
+                     if r.estimate is not None and decide.straddles(r.estimate, r.threshold)]
+        if not open_keys:
+            break
+        step = spare[:min(4, confirm)]
+        spare, confirm, used = spare[len(step):], confirm - len(step), used + len(step)
+        chosen += step
+        wider = {r.key: r for r in compare([base[g] for g in chosen], [other[g] for g in chosen],
+                                           settings)}
+        rows.update({k: wider[k] for k in open_keys})
+    verdicts = {k: r.outcome for k, r in rows.items()}
+    mdes = {k: r.estimate.mde for k, r in rows.items()
+            if r.estimate is not None and r.estimate.mde is not None}
+    return verdicts, mdes, used
+
+
+def judge(folder: Path, *, blocks: int, confirm: int, comparisons: int, seed: int,
+          settings: Settings = Settings()) -> dict:
+    """Tallies per condition and gate, as JSON-ready numbers, plus what was compared."""
+    log = json.loads((folder / "main" / "groups.json").read_text())
+    trees = sorted({name for entry in log for name in entry["order"]})
+    patches = [t for t in trees if t not in (BASE, SAME)]
+    tree_runs = {t: load_tree_runs(folder / "main", t) for t in trees}
+    effects = {p: true_effects(folder / "truth" / p, p) for p in patches}
+    seconds = {t: float(np.mean([e["seconds"][t] for e in log])) for t in trees}
+    result = {"effects": {p: {k: [e.ratio, e.low, e.high] for k, e in eff.items()}
+                          for p, eff in effects.items()},
+              "seconds_per_process": seconds, "conditions": {}}
+    rng = random.Random(seed)
+    for condition, noisy in (("quiet", False), ("noisy neighbour", True)):
+        groups = [e["group"] for e in log if e["noisy"] == noisy]
+        tallies = {"ours": GateTallies(), "previous": GateTallies(), "stock": GateTallies()}
+        for other in [SAME, *patches]:
+            changed = ({k for k, e in effects[other].items() if e.ratio >= 1 + REAL_CHANGE}
+                       if other != SAME else set())
+            unchanged = (None if other == SAME else
+                         {k for k, e in effects[other].items()
+                          if e.low >= 1 - UNCHANGED and e.high <= 1 + UNCHANGED})
+            for _ in range(comparisons if len(groups) >= blocks else 0):
+                verdicts, mdes, used = _ours(tree_runs[BASE], tree_runs[other], groups, blocks,
+                                             confirm, rng, settings)
+                _count(tallies["ours"], other, verdicts, changed, unchanged, mdes, settings)
+                tallies["ours"].seconds.append(used * (seconds[BASE] + seconds[other]))
+            for g in groups:
+                base, cand = tree_runs[BASE][g], tree_runs[other][g]
+                for name, rule in (("previous", previous.previous_regressed),
+                                   ("stock", previous.stock_regressed)):
+                    verdicts = {k: decide.Outcome.REGRESSED if rule(b, cand.benchmarks[k])
+                                else decide.Outcome.NO_CHANGE
+                                for k, b in base.benchmarks.items() if k in cand.benchmarks}
+                    _count(tallies[name], other, verdicts, changed, unchanged, {}, settings)
+                    tallies[name].seconds.append(seconds[BASE] + seconds[other])
+        result["conditions"][condition] = {"groups": len(groups), "tallies": tallies}
+    return result
+
+
+def _count(tally: GateTallies, other: str, verdicts: dict[str, decide.Outcome],
+           changed: set[str], unchanged: set[str] | None, mdes: dict[str, float],
+           settings: Settings) -> None:
+    regressed = {k for k, v in verdicts.items() if v is decide.Outcome.REGRESSED}
+    if other == SAME:
+        tally.aa_alarm.add(bool(regressed))
+        return
+    tally.patch_alarm[other].add(bool(regressed & unchanged))
+    for key in changed & set(verdicts):
+        tally.detect[other].add(key in regressed)
+        if key not in mdes or mdes[key] <= settings.detect:
+            tally.detect_gateable[other].add(key in regressed)

@@ -1,0 +1,36 @@
+"""Plausible code changes the study measures: each a small edit a reviewer
+could let through, applied by exact text substitution to a copy of the tree.
+A substitution that no longer matches the code fails loudly: the study then
+needs a patch that fits the code as it is."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Patch:
+    name: str
+    what: str
+    edits: tuple[tuple[str, str, str], ...]  # (file, old text, new text)
+
+    def apply(self, tree: Path) -> None:
+        for name, old, new in self.edits:
+            path = tree / name
+            text = path.read_text(encoding="utf-8")
+            if text.count(old) != 1:
+                raise ValueError(f"patch {self.name}: {name} holds {text.count(old)} copies "
+                                 f"of the text to replace (expected 1): {old!r}")
+            path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+PATCHES = (
+    Patch("copy_per_row",
+          "lesson.broadcast copies each row before broadcasting it (.clone())",
+          (("matmul/lesson.py", "c[i] = (a[i, :, None] * b).sum(dim=0)",
+            "c[i] = (a[i, :, None].clone() * b).sum(dim=0)"),)),
+    Patch("contract_twice",
+          "the registry checks every call's operands twice (a refactor left a second check)",
+          (("matmul/registry.py", "        check_operands(a, b)\n",
+            "        check_operands(a, b)\n        check_operands(a, b)\n"),)),
+)

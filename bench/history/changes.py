@@ -1,0 +1,137 @@
+"""Change points: where a benchmark's level moved and stayed.
+
+A series holds one number per run, y = log of its median normalized sample
+(the gate's per-process value), in run order. A change is a step in y that
+lasts; an odd run or a slow drift is not one.
+
+Proposal: ruptures' PELT with the L1 cost (a segment's level is its median,
+so a lone outlier buys no split), segments of at least MIN_RUNS runs, penalty
+PENALTY * sigma * ln(n), sigma the per-run noise estimated robustly from
+successive differences. It may propose too much; the rule below decides.
+
+A proposed boundary is a change when all of these hold:
+
+1. Size: the median of the MIN_RUNS runs after it over the median of the
+   MIN_RUNS runs before it is a factor of at least 1 + MIN_CHANGE, up or down.
+   Measured across the boundary, a drift of r per run adds only about
+   MIN_RUNS * r to it however far the drift has gone; a median ignores one
+   outlier beside the boundary; a level of fewer than MIN_RUNS runs cannot be.
+2. Shape: two levels fit the runs of the two adjacent segments better (less
+   squared error) than one straight line through them. A long drift gives
+   the size check many chances to pass on noise somewhere; a line fits it.
+3. Significance: Welch's t interval (bench.gate.decide.unpaired_estimate) on
+   the per-run values of the two adjacent segments, at 1 - ALPHA, excludes a
+   ratio of 1. With three runs on a side its t quantile is large, so a level
+   held up by one or two odd runs, whose spread is large, does not pass.
+
+Size does not depend on the other boundaries, so failures are dropped at once;
+then, while some boundary fails shape or significance, the weakest (a failed
+shape first, then the smallest |t|) is dropped and its segments merged. Each
+boundary kept is a change: the first run of the new level, and the ratio of the
+new segment's level to the old one's (geometric means) with that interval.
+Series shorter than 2 * MIN_RUNS runs are not searched. The limit is the
+per-run noise: with three runs on a side, noise of a sizeable fraction of
+MIN_CHANGE can hide a three-run step, move a boundary by a run, or let a
+drift's window step pass the size check.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.gate import decide
+from bench.gate.decide import Estimate
+
+from .series import Point, Series
+
+MIN_RUNS = 3        # a level lasts at least this many runs
+MIN_CHANGE = 0.05   # smallest step reported: the gate's threshold
+ALPHA = 0.05        # per boundary: chance that noise alone passes the significance check
+PENALTY = 2.0       # PELT's penalty, in sigma * ln(n)
+SIGMA_FLOOR = 1e-4  # so that a noiseless series still gets a penalty
+
+
+@dataclass(frozen=True)
+class Change:
+    series: Series
+    index: int          # the first point of the new level
+    step: float         # median of MIN_RUNS runs after / before the boundary
+    estimate: Estimate  # new segment's level / old segment's, with its interval
+
+    @property
+    def point(self) -> Point:
+        return self.series.points[self.index]
+
+
+def detect(series: Series) -> list[Change]:
+    """The changes of one series, in run order."""
+    values = series.logs
+    return [Change(series, index, math.exp(window_step(values, index)), estimate)
+            for index, estimate in boundaries(values)]
+
+
+def boundaries(values: np.ndarray) -> list[tuple[int, Estimate]]:
+    """(first index of the new level, its estimate) for each change in the values."""
+    if len(values) < 2 * MIN_RUNS:
+        return []
+    kept = [b for b in propose(values)
+            if abs(window_step(values, b)) >= math.log1p(MIN_CHANGE)]
+    while True:
+        judged = [_judge(*_segments(values, kept, i)) for i in range(len(kept))]
+        failing = [(strength, i) for i, (_, holds, strength) in enumerate(judged) if not holds]
+        if not failing:
+            return [(boundary, estimate) for boundary, (estimate, _, _) in zip(kept, judged)]
+        del kept[min(failing)[1]]
+
+
+def propose(values: np.ndarray) -> list[int]:
+    """PELT's boundaries (indexes where a segment starts), at least MIN_RUNS apart."""
+    import ruptures  # here, not at the top: it loads scipy.stats, slow for --help
+
+    n = len(values)
+    penalty = PENALTY * noise(values) * math.log(n)
+    ends = ruptures.Pelt(model="l1", min_size=MIN_RUNS, jump=1).fit(values).predict(pen=penalty)
+    return [end for end in ends if end < n]
+
+
+def noise(values: np.ndarray) -> float:
+    """The per-run noise: MAD of successive differences, scaled to a normal sigma.
+    Differences cancel the level, so a step or a drift barely moves it."""
+    differences = np.diff(values)
+    mad = float(np.median(np.abs(differences - np.median(differences))))
+    return max(1.4826 * mad / math.sqrt(2), SIGMA_FLOOR)
+
+
+def window_step(values: np.ndarray, boundary: int) -> float:
+    """log(median of the MIN_RUNS values from the boundary / median of the MIN_RUNS before)."""
+    before = values[boundary - MIN_RUNS:boundary]
+    after = values[boundary:boundary + MIN_RUNS]
+    return float(np.median(after) - np.median(before))
+
+
+def beats_a_line(old: np.ndarray, new: np.ndarray) -> bool:
+    """Whether two levels fit old then new better than one straight line does."""
+    both = np.concatenate([old, new])
+    position = np.arange(len(both), dtype=float)
+    line = np.polyval(np.polyfit(position, both, 1), position)
+    two_levels = np.sum((old - old.mean()) ** 2) + np.sum((new - new.mean()) ** 2)
+    return float(two_levels) < float(np.sum((both - line) ** 2))
+
+
+def _segments(values: np.ndarray, kept: list[int], i: int) -> tuple[np.ndarray, np.ndarray]:
+    """The runs either side of boundary kept[i], up to its neighbours."""
+    start = kept[i - 1] if i > 0 else 0
+    end = kept[i + 1] if i + 1 < len(kept) else len(values)
+    return values[start:kept[i]], values[kept[i]:end]
+
+
+def _judge(old: np.ndarray, new: np.ndarray) -> tuple[Estimate, bool, float]:
+    """(Welch's estimate of new / old, whether shape and significance hold, strength)."""
+    estimate = decide.unpaired_estimate(old, new, ALPHA / 2, MIN_CHANGE)
+    if not beats_a_line(old, new):
+        return estimate, False, -1.0  # dropped before any merely weak boundary
+    shift = abs(math.log(estimate.ratio))
+    strength = shift / estimate.spread if estimate.spread else math.inf
+    return estimate, estimate.low > 1 or estimate.high < 1, strength

@@ -1,0 +1,179 @@
+"""The history as history.md, history.json, a PNG per group, and a short text."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from bench.runs import KIND_FIELDS
+
+from . import changes as rule
+from .analyze import History, MachineHistory
+from .changes import Change
+from .interval import CONFIDENCE
+from .plot import plot_group
+from .series import commit_label, when
+
+MODE_MEANING = {
+    "pair": "time / reference time of the same round",
+    "run": "time / the run's median reference time",
+    "none": "raw time (calls over 100x their reference)",
+}
+
+
+def _pct(ratio: float) -> str:
+    return f"{(ratio - 1) * 100:+.1f} %"
+
+
+def _change_text(change: Change) -> str:
+    e = change.estimate
+    return f"{_pct(e.ratio)} [{_pct(e.low)}, {_pct(e.high)}]"
+
+
+def _date(change: Change) -> str:
+    run = change.point.run
+    return (run.commit.time or run.datetime or "-")[:19].replace("T", " ")
+
+
+def _short(key: str) -> str:
+    return key.rpartition("::")[2] or key
+
+
+def plot_name(group: str, machine: MachineHistory, several: bool) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", group).strip("-").lower() or "group"
+    return f"{slug}.machine-{machine.machine.number}.png" if several else f"{slug}.png"
+
+
+def groups(machine: MachineHistory) -> dict[str, list[int]]:
+    """Indexes into machine.series by benchmark group, in first-seen order."""
+    found: dict[str, list[int]] = {}
+    for index, line in enumerate(machine.series):
+        found.setdefault(line.group, []).append(index)
+    return found
+
+
+def as_json(history: History) -> list[dict]:
+    return [{
+        "benchmark": c.series.key,
+        "run": c.point.run.id,
+        "commit": c.point.run.commit.id,
+        "ratio": c.estimate.ratio,
+        "interval": [c.estimate.low, c.estimate.high],
+        "confidence": 1 - rule.ALPHA,
+        "date": when(c.point.run).isoformat(),
+        "group": c.series.group,
+        "kernel": c.series.label,
+        "machine": c.series.machine.number,
+        "window_step": c.step,
+        "runs_before_and_after": list(c.estimate.processes),
+    } for c in history.newest_first()]
+
+
+def _machines_text(history: History) -> list[str]:
+    lines = ["Runs from different machines or environments (different "
+             f"{', '.join(KIND_FIELDS)}) are never mixed: each machine gets series and "
+             "plots of its own."]
+    if len(history.machines) == 1:
+        fields = history.machines[0].machine.fields
+        return lines + ["All runs here come from one: "
+                        + "; ".join(f"{k} {v}" for k, v in fields.items()) + "."]
+    lines += ["", "| machine | runs | " + " | ".join(KIND_FIELDS) + " |",
+              "| --- | ---: |" + " --- |" * len(KIND_FIELDS)]
+    for m in history.machines:
+        lines.append(f"| {m.machine.number} | {len(m.machine.runs)} | "
+                     + " | ".join(m.machine.fields[f] for f in KIND_FIELDS) + " |")
+    return lines
+
+
+def markdown(history: History, plots: dict[tuple[int, str], str]) -> str:
+    runs = sorted(history.runs, key=when)
+    modes = sorted({s.mode for m in history.machines for s in m.series})
+    several = len(history.machines) > 1
+    lines = [
+        "# Benchmark history", "",
+        f"{len(runs)} saved runs ({runs[0].id} to {runs[-1].id}), ordered by commit time "
+        "(a run's own time where it records no commit; several runs of one commit by when "
+        "they ran).", "",
+        *_machines_text(history), "",
+        "Each point is one run's median of "
+        + "; ".join(f"{MODE_MEANING[m]}" for m in modes)
+        + f", with its exact {CONFIDENCE * 100:g} % interval (order statistics: the noise "
+        "within that run only, not between runs).", "",
+        "## Changes, newest first", "",
+        f"A change is a level that lasts at least {rule.MIN_RUNS} runs: the median of the "
+        f"{rule.MIN_RUNS} runs after it differs from that of the {rule.MIN_RUNS} before by "
+        f"at least {rule.MIN_CHANGE * 100:g} %, two levels fit the adjacent segments better "
+        "than a straight line (a slow drift is not a step), and Welch's "
+        f"{(1 - rule.ALPHA) * 100:g} % interval of new level / old level (geometric means "
+        "of the segments' runs) excludes no change. An isolated odd run cannot make a level. "
+        "Proposed by ruptures' PELT (L1 cost); the method is in bench/history/changes.py.",
+        "",
+    ]
+    found = history.newest_first()
+    if found:
+        head = ["benchmark", *(["machine"] if several else []), "first run of the new level",
+                "commit", "date", f"new / old level [{(1 - rule.ALPHA) * 100:g} % interval]",
+                "runs before / after"]
+        lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+        for c in found:
+            before, after = c.estimate.processes
+            lines.append("| " + " | ".join([
+                _short(c.series.key), *([str(c.series.machine.number)] if several else []),
+                c.point.run.id, commit_label(c.point.run), _date(c), _change_text(c),
+                f"{before} / {after}"]) + " |")
+    else:
+        lines.append("No changes found.")
+    short = [s for m in history.machines for s in m.series
+             if len(s.points) < 2 * rule.MIN_RUNS]
+    if short:
+        lines += ["", f"{len(short)} series hold fewer than {2 * rule.MIN_RUNS} runs: plotted, "
+                  "not searched for changes."]
+    skipped = sum(m.without_samples for m in history.machines)
+    if skipped:
+        lines += ["", f"{skipped} benchmark results were saved without raw samples "
+                  "(--benchmark-save-data) or a paired reference: left out."]
+    lines += ["", "## Trends", "",
+              "Each line relative to its first level (the median of its runs before its "
+              "first change); error bars: each run's interval; circles and dotted lines: "
+              "the first run of a new level.", ""]
+    for m in history.machines:
+        for group in groups(m):
+            name = plots[m.machine.number, group]
+            title = f"{group} ({m.machine.label})" if several else group
+            lines += [f"### {title}", "", f"![{title}]({name})", ""]
+    return "\n".join(lines)
+
+
+def text(history: History) -> str:
+    """What the command prints: a line per change, newest first."""
+    found = history.newest_first()
+    series_count = sum(len(m.series) for m in history.machines)
+    lines = [f"{len(found) or 'no'} change(s) in {series_count} series over "
+             f"{len(history.runs)} runs ({len(history.machines)} machine(s))"
+             + (", newest first:" if found else ".")]
+    for c in found:
+        where = f" on machine {c.series.machine.number}" if len(history.machines) > 1 else ""
+        lines.append(f"  {_short(c.series.key)}{where}: from run {c.point.run.id} "
+                     f"(commit {commit_label(c.point.run)}), new / old level "
+                     f"{_change_text(c)}")
+    return "\n".join(lines)
+
+
+def write(history: History, out: Path) -> list[Path]:
+    """history.md, history.json and the plots under out; the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    several = len(history.machines) > 1
+    plots: dict[tuple[int, str], str] = {}
+    written = []
+    for m in history.machines:
+        for group, indexes in groups(m).items():
+            name = plot_name(group, m, several)
+            plots[m.machine.number, group] = name
+            title = f"{group} ({m.machine.label})" if several else group
+            written.append(plot_group(title, m.machine, [m.series[i] for i in indexes],
+                                      {n: m.changes[i] for n, i in enumerate(indexes)},
+                                      out / name))
+    md, js = out / "history.md", out / "history.json"
+    md.write_text(markdown(history, plots), encoding="utf-8")
+    js.write_text(json.dumps(as_json(history), indent=2) + "\n", encoding="utf-8")
+    return [md, js, *written]
