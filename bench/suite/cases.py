@@ -39,6 +39,22 @@ def matmul_cases() -> list[tuple[matmul.Kernel, int]]:
             if rows <= kernel.max_rows]
 
 
+def kernel_rows_params(device: str, *, loop_free: bool = False) -> list:
+    """matmul_cases() as pytest params "kernel, rows" for one benchmark device:
+    a kernel that cannot run there is one skip that says why, not one per slice."""
+    import pytest
+
+    params = [pytest.param(kernel, rows, id=f"{kernel.name}-rows{rows}")
+              for kernel, rows in matmul_cases()
+              if kernel.supports(device) and not (loop_free and kernel.loops)]
+    skipped = {k.name: f"{k.name} supports {sorted(k.devices)}, not {device}"
+               for k in matmul.KERNELS.values() if not k.supports(device)}
+    skipped.update(matmul.UNAVAILABLE)
+    params += [pytest.param(None, None, id=name, marks=pytest.mark.skip(reason=reason))
+               for name, reason in skipped.items()]
+    return params
+
+
 def flops(m: int, k: int, n: int) -> int:
     """A multiply and an add per term."""
     return 2 * m * k * n

@@ -47,8 +47,10 @@ def pytest_command(*args: str, gate_ready: bool, targets: tuple[str, ...] = (BEN
                    ) -> list[str]:
     """python -m pytest over the benchmarks (or the given node ids), timed, with the
     gate-ready settings if asked."""
-    command = [sys.executable, "-m", "pytest", *targets, "-p", "no:cacheprovider", "-q",
-               "--benchmark-enable"]
+    # No hypothesis plugin: the benchmarks do not use it, and at exit it imports
+    # hypothesis whole, which costs a benchmark process more than half a second.
+    command = [sys.executable, "-m", "pytest", *targets, "-p", "no:cacheprovider",
+               "-p", "no:hypothesispytest", "-q", "--benchmark-enable"]
     if gate_ready:
         command += GATE_READY_ARGS
     return command + list(args)

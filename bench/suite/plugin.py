@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 from pathlib import Path
 
@@ -61,6 +63,16 @@ def pytest_configure(config):
             f"{flag} asks for timings: running without xdist workers (-n), "
             "which would time benchmarks beside other tests"), stacklevel=2)
         option.dist, option.tx = "no", []
+
+
+def pytest_collection_finish(session):
+    """Move everything alive after collection (torch's modules, the test modules)
+    out of the garbage collector's view: a full collection then no longer walks
+    them, neither inside a timed round nor in pytest's collections at exit.
+    They are handed back at interpreter exit, so that its final collection
+    still frees them (extension modules check for leaks then)."""
+    gc.freeze()
+    atexit.register(gc.unfreeze)
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

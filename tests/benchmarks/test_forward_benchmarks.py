@@ -12,8 +12,12 @@ import pytest
 from bench.suite import cases
 from forward import MLP, check_forward, forward_allowance
 
-CASES = [pytest.param(kernel, rows, id=f"{kernel.name}-rows{rows}")
-         for kernel, rows in cases.matmul_cases() if kernel.loops == 0]
+
+
+def pytest_generate_tests(metafunc):
+    """Every loop-free kernel that runs on the benchmark device, on every slice in its budget."""
+    device = metafunc.config.getoption("--bench-device")
+    metafunc.parametrize("kernel, rows", cases.kernel_rows_params(device, loop_free=True))
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +38,7 @@ def bound(mlp, normalized):
 
 
 @pytest.mark.mnist
-@pytest.mark.parametrize("kernel, rows", CASES)
-def test_forward(kernel, rows, mlp, normalized, bound, supported, timed, benchmark):
-    supported(kernel)
+def test_forward(kernel, rows, mlp, normalized, bound, timed, benchmark):
     x = normalized(rows)
     benchmark.group = f"forward rows={rows}"
     mlp = mlp.with_kernel(kernel)

@@ -13,8 +13,12 @@ from bench.suite import cases
 from matmul import KERNELS
 from matmul.accuracy import check_product, product_bound
 
-CASES = [pytest.param(kernel, rows, id=f"{kernel.name}-rows{rows}")
-         for kernel, rows in cases.matmul_cases()]
+
+
+def pytest_generate_tests(metafunc):
+    """Every kernel that runs on the benchmark device, on every slice in its budget."""
+    device = metafunc.config.getoption("--bench-device")
+    metafunc.parametrize("kernel, rows", cases.kernel_rows_params(device))
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +28,7 @@ def bound(slices, layer_weights):
 
 
 @pytest.mark.mnist
-@pytest.mark.parametrize("kernel, rows", CASES)
-def test_matmul(kernel, rows, slices, layer_weights, bound, supported, timed, benchmark):
-    supported(kernel)
+def test_matmul(kernel, rows, slices, layer_weights, bound, timed, benchmark):
     x, w = slices(rows), layer_weights
     benchmark.group = f"matmul rows={rows}"
     check_product(kernel(x, w), x, w, bound(rows))
