@@ -1,21 +1,24 @@
 """Hypothesis profiles, and the benchmark suite's plugin (fixtures, timing)."""
 from __future__ import annotations
 
+import functools
 import os
-import sys
 
 pytest_plugins = ["bench.suite.plugin"]
 
 
-def pytest_collection_finish(session):
-    """Load the hypothesis profile once the test modules are imported, and only if
-    one of them uses hypothesis: benchmark runs then never import it.
+def pytest_collect_file(file_path, parent):
+    """Load the hypothesis profile before the first test module outside
+    tests/benchmarks is imported (@given takes its settings then); a run of the
+    benchmarks alone never imports hypothesis."""
+    if file_path.suffix == ".py" and "benchmarks" not in file_path.parts:
+        load_hypothesis_profile()
 
-    `dev` (the default) is quick; `ci` (HYPOTHESIS_PROFILE=ci, set by .ci/run)
-    runs more examples, reproducibly, with no deadline flakes and no database.
-    """
-    if "hypothesis" not in sys.modules:
-        return
+
+@functools.cache
+def load_hypothesis_profile() -> None:
+    """`dev` (the default) is quick; `ci` (HYPOTHESIS_PROFILE=ci, set by .ci/run)
+    runs more examples, reproducibly, with no deadline flakes and no database."""
     from hypothesis import HealthCheck, settings
 
     settings.register_profile("dev", max_examples=25, deadline=None)

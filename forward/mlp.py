@@ -1,7 +1,9 @@
 """The lesson's MLP forward pass: 784 -> hidden -> 10, every matmul on one kernel.
 
-relu follows every layer but the last, whose outputs are the logits. To time
-the forward pass per kernel: `mlp = MLP.kaiming(seed=0)`, then
+relu follows every layer but the last, whose outputs are the logits. A kernel
+with a fused forward pass (`Kernel.forward`, e.g. numba_fused) runs the whole
+pass in one call; otherwise each layer is one kernel call. To time the forward
+pass per kernel: `mlp = MLP.kaiming(seed=0)`, then
 `mlp.with_kernel(kernel)(x)` on an already-normalised x (no per-call work
 besides the layers), sized with `mlp.python_steps(rows)`.
 """
@@ -15,7 +17,7 @@ import torch
 from matmul import ContractError, Kernel, get_kernel
 
 from .init import make_generator
-from .layers import Linear, relu
+from .layers import Linear, check_lin, relu
 
 MNIST_SIZES = (784, 50, 10)
 
@@ -61,6 +63,19 @@ class MLP:
         return (self.layers[0].in_features,) + tuple(l.out_features for l in self.layers)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits of x (batch x sizes[0]), in the promotion of x's and the layers' dtypes.
+
+        With a fused forward pass the contract is checked first (shapes named,
+        one device); the pass may return NotImplemented for what it does not
+        handle (a dtype, a device, a depth), which then runs layer by layer.
+        """
+        forward = self.kernel.forward
+        if forward is not None:
+            first = self.layers[0]
+            check_lin(x, first.w, first.b)
+            logits = forward(x, self.layers, **self.kernel.params)
+            if logits is not NotImplemented:
+                return logits
         *hidden, last = self.layers
         for layer in hidden:
             x = relu(layer(x))

@@ -26,6 +26,9 @@ register("numba_three_loops", compiled.numba_three_loops, loops=0, max_rows=5_00
          devices=CPU, unavailable=compiled.NUMBA_MISSING)
 register("numba_tuned", compiled.numba_tuned, loops=0, max_rows=50_000,
          devices=CPU, unavailable=compiled.NUMBA_MISSING)
+# numba_tuned's product, plus a fused forward pass that forward.MLP runs whole.
+register("numba_fused", compiled.numba_fused, loops=0, max_rows=50_000,
+         devices=CPU, forward=compiled.fused_forward, unavailable=compiled.NUMBA_MISSING)
 
 __all__ = [
     "KERNELS", "UNAVAILABLE", "ContractError", "Kernel", "UnsupportedDeviceError",

@@ -3,9 +3,13 @@
 - `numba_three_loops`: the i, j, k loops of `lesson.three_loops`, compiled
   (`@njit`, one thread). Against the Python version it shows how much of the
   time was interpreter overhead.
-- `numba_tuned`: a kernel for the skinny MNIST layer (50 000 x 784 @ 784 x 10),
-  which is memory-bound: x is 157 MB, the weights 31 KB, so the floor is one
-  read of x. See `_blocked` below.
+- `numba_tuned`: a kernel for the skinny MNIST layer (50 000 x 784 @ 784 x 10).
+  x is 157 MB, the weights 31 KB; each float of x takes part in 10 multiply-
+  adds (5 flops per byte), so depending on the machine's ratio of FMA rate to
+  memory bandwidth either roof can bind: the kernel has to run its FMAs at
+  full rate *while* x streams in. See `simd`: `blocked` and `dot_block`.
+- `numba_fused`: numba_tuned's product, registered with `fused_forward`, the
+  whole MLP forward pass in one parallel loop over blocks of rows.
 
 numba is an optional extra (`pip install 'matmul-bench[numba]'`). Without it
 (or with a numba that fails to import) this module still imports,
@@ -16,25 +20,27 @@ Dtypes: numba computes in float32, float64, int32 and int64; integers
 accumulate in their own type, so they are exact and wrap on overflow like
 torch's. numpy has no bfloat16 and numba no float16 arithmetic, so both are
 computed in float32 and rounded once at the end (as BLAS's half GEMM does);
-narrower integer types go through int64 and wrap back.
+narrower integer types go through int64 and wrap back. The fused forward pass
+computes float32 and float64; other dtypes run layer by layer.
 
-Compilation is lazy (one machine-code version per dtype actually used, about
-1 s each for the parallel kernel) and cached on disk (`cache=True`: in
+Compilation is lazy (one machine-code version per dtype, block shape and
+serial/parallel build actually used) and cached on disk (`cache=True`: in
 `__pycache__` next to this file, or numba's per-user cache directory when that
 is read-only; with neither, each process compiles), so only a first run pays.
 CPU only: `.numpy()` needs host memory, so the registry declares devices={"cpu"}.
 """
 from __future__ import annotations
 
-import types
-
+import numpy as np
 import torch
 
 _INSTALL = "pip install 'matmul-bench[numba]'"
 try:
     import numba
+
+    from . import simd
 except ImportError as error:  # the optional extra is missing (or broken)
-    numba = None
+    numba = simd = None
     NUMBA_MISSING = (
         f"numba is not installed: {_INSTALL}"
         if isinstance(error, ModuleNotFoundError) and error.name == "numba"
@@ -46,20 +52,17 @@ else:
 
     # numba's default OpenMP pool and torch's each spin-wait for work after a
     # parallel region; alternating the two (every benchmark round does) left
-    # each waiting ~10 ms for the other's spinning threads on 2 cores. The
-    # workqueue layer does not spin. A user's own choice in the environment wins.
+    # each waiting for the other's spinning threads on 2 cores. The workqueue
+    # layer does not spin (waking it costs more per parallel region, hence
+    # PARALLEL_MIN_MACS). A user's own choice in the environment wins.
     if "NUMBA_THREADING_LAYER" not in os.environ:
         numba.config.THREADING_LAYER = "workqueue"
 
 # What numba computes in, for every dtype torch hands us (other dtypes: int64
 # for integers, float32 for floating point).
 _NATIVE = (torch.float32, torch.float64, torch.int32, torch.int64)
-
-# Floating-point reductions may be reassociated (split into SIMD lanes) and
-# fused into FMAs: any summation order keeps the dot-product bound
-# |error| <= γ_K |A||B|. No "fast" nnan/ninf: NaN and inf still propagate.
-# Integer arithmetic is unaffected (and exact) whatever the flags.
-_FLOAT_REASSOCIATION = {"reassoc", "contract"}
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.int32: np.int32,
+          torch.int64: np.int64}
 
 
 def _njit(**options):
@@ -78,9 +81,6 @@ def _njit(**options):
     return decorate
 
 
-_prange = numba.prange if numba is not None else range
-
-
 # -- the compiled loops (numpy arrays in, c filled in place) ------------------
 
 @_njit()
@@ -92,91 +92,24 @@ def _three_loops(a, b, c):
                 c[i, j] += a[i, p] * b[p, j]
 
 
-# Register blocking: ROWS rows of a times COLS columns of b per pass, so each
-# loaded a[i, p] serves COLS products and each b value ROWS products, with all
-# ROWS * COLS partial sums held in registers (numba vectorises the p loop, so
-# each sum is one SIMD register of 16 float32 lanes). With n = 10 that is 16
-# accumulators, 10 loads per 16 FMAs, and the 8 rows (25 KB) stay in cache
-# for the 5 column passes: x is read from memory once.
+# -- the tuned kernel and the fused forward pass ---------------------------------
 #
-# The 8 rows are not neighbours but row i of 8 equal slices of a, so memory
-# is read as 8 long sequential streams rather than one 25 KB block at a time:
-# measured on the MNIST shape, ~10% faster (one thread: 7.9 vs 8.6 ms).
-ROWS, COLS = 8, 2
+# Both run simd's blocks: ROWS rows of a x COLUMNS rows of bt (b transposed)
+# in vector registers along k, prefetching the rows of a block AHEAD blocks on.
 
-
-@_njit()
-def _store(c, i, j, s0, s1):
-    # Row i exists only below m (the last slice may be short) and column j + 1
-    # only below n (an odd n is padded with a zero column of bt).
-    if i < c.shape[0]:
-        c[i, j] = s0
-        if j + 1 < c.shape[1]:
-            c[i, j + 1] = s1
-
-
-@_njit(parallel=True, fastmath=_FLOAT_REASSOCIATION)
-def _blocked(a, bt, c, zero):
-    # a: m x k, bt: b transposed (n padded to whole COLS, zero rows), c: m x n.
-    m, k = a.shape
-    step = (m + ROWS - 1) // ROWS  # rows per slice
-    last = m - 1  # rows past the end load this one (and are not stored)
-    for i in _prange(step):
-        r0, r1, r2, r3 = i, i + step, i + 2 * step, i + 3 * step
-        r4, r5, r6, r7 = i + 4 * step, i + 5 * step, i + 6 * step, i + 7 * step
-        a0, a1, a2, a3 = a[r0], a[min(r1, last)], a[min(r2, last)], a[min(r3, last)]
-        a4, a5, a6, a7 = a[min(r4, last)], a[min(r5, last)], a[min(r6, last)], a[min(r7, last)]
-        for j in range(0, bt.shape[0], COLS):
-            b0, b1 = bt[j], bt[j + 1]
-            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero
-            s40 = s41 = s50 = s51 = s60 = s61 = s70 = s71 = zero
-            for p in range(k):
-                x = a0[p]
-                s00 += x * b0[p]
-                s01 += x * b1[p]
-                x = a1[p]
-                s10 += x * b0[p]
-                s11 += x * b1[p]
-                x = a2[p]
-                s20 += x * b0[p]
-                s21 += x * b1[p]
-                x = a3[p]
-                s30 += x * b0[p]
-                s31 += x * b1[p]
-                x = a4[p]
-                s40 += x * b0[p]
-                s41 += x * b1[p]
-                x = a5[p]
-                s50 += x * b0[p]
-                s51 += x * b1[p]
-                x = a6[p]
-                s60 += x * b0[p]
-                s61 += x * b1[p]
-                x = a7[p]
-                s70 += x * b0[p]
-                s71 += x * b1[p]
-            _store(c, r0, j, s00, s01)
-            _store(c, r1, j, s10, s11)
-            _store(c, r2, j, s20, s21)
-            _store(c, r3, j, s30, s31)
-            _store(c, r4, j, s40, s41)
-            _store(c, r5, j, s50, s51)
-            _store(c, r6, j, s60, s61)
-            _store(c, r7, j, s70, s71)
-
-
-# The same loops on one thread, for products too small to pay for waking the
-# thread pool (tens of µs, and it varied 2x between processes).
-def _renamed(fn, name):
-    # A copy under its own name: numba's disk cache is keyed by the function's
-    # name and line, so the serial and parallel builds must not share one.
-    copy = types.FunctionType(fn.__code__, fn.__globals__, name)
-    copy.__qualname__ = name
-    return copy
-
-
-_blocked_serial = (_njit(fastmath=_FLOAT_REASSOCIATION)(_renamed(_blocked.py_func, "_blocked_serial"))
-                   if numba is not None else _blocked)
+# Columns per pass: the MNIST layers (10 outputs; 50 hidden units in the
+# forward pass) are whole passes, so no FMA is spent on padding.
+COLUMNS = 5
+# Rows per block: as many as the vector registers hold, ROWS x COLUMNS
+# accumulators plus ROWS loaded vectors of a, with two registers to spare.
+ROWS = max(1, ((simd.VECTOR_REGISTERS if simd else 16) - 2) // (COLUMNS + 1))
+# Prefetch lead, in blocks: the block after the next, so that a block's lines
+# have a whole block's compute time of slack to arrive. The prefetches go to
+# L2 (into L1 they would evict the block being computed) and are spread over
+# the passes of a block, so that memory is asked for at an even rate.
+AHEAD = 2
+# Products smaller than this run on one thread: waking the thread pool costs
+# more than they do.
 PARALLEL_MIN_MACS = 4_000_000
 
 
@@ -197,16 +130,33 @@ def _host_array(t: torch.Tensor, dtype: torch.dtype):
 
 
 def numba_three_loops(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """lesson.three_loops compiled by numba: same i, j, k loops, no interpreter."""
+    """lesson.three_loops compiled by numba: same i, j, k loops, no interpreter.
+
+    Model: one scalar multiply-add per step, each waiting for the previous one
+    (a dependency chain along k), with b read down a column (strided).
+    """
     dtype = _compute_dtype(a.dtype)
     c = torch.zeros(a.shape[0], b.shape[1], dtype=dtype)
     _three_loops(_host_array(a, dtype), _host_array(b, dtype), c.numpy())
     return c.to(a.dtype)
 
 
-def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Register-blocked (8 rows x 2 columns), parallel over rows; tuned for
-    the MNIST layer (k = 784, n = 10), correct for every shape."""
+def _block_shape(rows: int = ROWS, columns: int = COLUMNS, ahead: int = AHEAD):
+    """The arguments that fix a block's shape and prefetch lead (see simd.blocked)."""
+    return ahead, (0,) * rows, (0,) * columns
+
+
+def _transposed(b: torch.Tensor, dtype: torch.dtype, multiple: int) -> np.ndarray:
+    """b.T in `dtype` as a new C-contiguous array, with zero rows appended to a
+    whole multiple: each column of b a contiguous row."""
+    bt = np.zeros((-(-b.shape[1] // multiple) * multiple, b.shape[0]), _NUMPY[dtype])
+    bt[: b.shape[1]] = b.detach().to(dtype).numpy().T
+    return bt
+
+
+def _tuned(a: torch.Tensor, b: torch.Tensor, shape) -> torch.Tensor:
+    if simd is None:
+        raise ImportError(NUMBA_MISSING)
     dtype = _compute_dtype(a.dtype)
     m, k = a.shape
     n = b.shape[1]
@@ -214,10 +164,68 @@ def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if c.numel() == 0:
         return c.to(a.dtype)
     # b transposed, so each column of b is a contiguous row streamed with a's
-    # rows; padded with zero rows to whole COLS-column passes. It is small.
-    bt = torch.zeros(-(-n // COLS) * COLS, k, dtype=dtype)
-    bt[:n] = b.detach().T
-    zero = c.numpy().dtype.type(0)  # typed like c, so the sums stay in its dtype
-    blocked = _blocked if m * k * n >= PARALLEL_MIN_MACS else _blocked_serial
-    blocked(_host_array(a, dtype), bt.numpy(), c.numpy(), zero)
+    # rows; padded with zero rows to whole passes. It is small.
+    bt = _transposed(b, dtype, len(shape[-1]))
+    blocked = simd.blocked if m * k * n >= PARALLEL_MIN_MACS else simd.blocked_serial
+    blocked(_host_array(a, dtype), bt, c.numpy(), *shape)
     return c.to(a.dtype)
+
+
+def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Register-blocked in SIMD vectors, prefetching a ahead, parallel over rows.
+
+    Blocks of ROWS rows (as many as the vector registers hold: 5 with
+    AVX-512) x 5 columns of c per pass, for the skinny MNIST layer; correct for
+    every shape (n pads to whole passes of 5).
+
+    Model: FMA-bound (ROWS * 5 vector FMAs per ROWS + 5 vector loads, one
+    horizontal sum per output) while the L2 prefetches keep x streaming in
+    from memory at that rate; with x on 4 KB pages, page walks come on top.
+    """
+    return _tuned(a, b, _block_shape())
+
+
+def numba_fused(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """numba_tuned's product; an MLP's forward pass fused per block of rows.
+
+    The product is numba_tuned's (same model); forward.MLP runs fused_forward.
+    """
+    return _tuned(a, b, _block_shape())
+
+
+def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
+    """An MLP's logits in one pass over x: per block of ROWS rows, layer 1 as
+    numba_tuned's blocks into a cache-resident buffer (+ bias, relu), then each
+    later layer broadcast-FMA over its outputs. NotImplemented unless x and
+    every weight and bias share float32 or float64 on the CPU and there are at
+    least two layers (forward.MLP then runs one kernel call per layer).
+
+    Model: layer 1 is FMA-bound (its weights stay in L2, each row block of x
+    in L1 across its passes); the later layers are a sliver of the flops
+    (500 of 39 700 multiply-adds a row for 784 -> 50 -> 10); x is read once
+    and the hidden activations never reach memory.
+    """
+    if numba is None:
+        raise ImportError(NUMBA_MISSING)
+    dtype = x.dtype
+    if (len(layers) < 2 or dtype not in (torch.float32, torch.float64)
+            or x.device.type != "cpu" or x.dim() != 2):
+        return NotImplemented
+    for layer in layers:
+        if (layer.w.dtype != dtype or layer.b.dtype != dtype or layer.w.device.type != "cpu"
+                or layer.b.device.type != "cpu" or 0 in layer.w.shape):
+            return NotImplemented
+    m = x.shape[0]
+    out = torch.empty(m, layers[-1].out_features, dtype=dtype)
+    if m == 0:
+        return out
+    ahead, rows, cols = _block_shape()
+    first, *later = layers
+    weights = tuple(_host_array(l.w, dtype) for l in later)
+    biases = tuple(_host_array(l.b, dtype) for l in later)
+    macs = m * sum(l.in_features * l.out_features for l in layers)
+    forward = simd.forward if macs >= PARALLEL_MIN_MACS else simd.forward_serial
+    forward(_host_array(x, dtype), _host_array(first.w, dtype), _host_array(first.b, dtype),
+            weights, biases, out.numpy(),
+            numba.get_num_threads(), ahead, rows, cols)
+    return out

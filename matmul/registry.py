@@ -34,7 +34,9 @@ class Kernel:
     dtypes:   product dtypes (torch.result_type(a, b)) the kernel computes;
               None means every dtype torch multiplies. Others are refused.
     forward:  optionally, a fused forward pass forward(x, layers, **params)
-              that forward.MLP runs instead of one kernel call per layer.
+              that forward.MLP runs instead of one kernel call per layer; it
+              returns NotImplemented for what it does not handle (a dtype, a
+              device, a depth), which MLP then runs layer by layer.
     params:   keyword arguments every call passes to fn (a tuning knob such as
               a tile size); `dataclasses.replace(kernel, params=...)` varies them.
     """

@@ -21,9 +21,8 @@ import operator
 
 import torch
 
-# The sweep (tests/benchmarks/test_tile_sweep.py) on 5 000 MNIST rows: 16 -> 66 ms,
-# 32 -> 22, 64 -> 7.3, 128 -> 3.3, 256 -> 2.3, 784 (no blocking of k) -> 1.8 ms;
-# each tile product is a BLAS call, so bigger tiles pay less Python overhead.
+# Each tile product is one BLAS call plus Python overhead, so bigger tiles pay
+# less overhead; the sweep (tests/benchmarks/test_tile_sweep.py) shows how much.
 DEFAULT_TILE = 256
 
 # float16/bfloat16 accumulate in float32 across tiles, as BLAS's half GEMM
@@ -32,7 +31,11 @@ _ACCUMULATE_IN = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
 
 
 def tiled(a: torch.Tensor, b: torch.Tensor, tile: int = DEFAULT_TILE) -> torch.Tensor:
-    """c = a @ b by tile x tile blocks: loops over row, column and inner tiles."""
+    """c = a @ b by tile x tile blocks: loops over row, column and inner tiles.
+
+    Model: one BLAS call (addmm_) per tile triple plus its Python overhead;
+    small tiles are bound by the overhead, large ones by BLAS on the tiles.
+    """
     if isinstance(tile, bool):  # an int subclass, but never meant as a size
         raise TypeError(f"tile must be a positive integer, got {tile!r}")
     tile = operator.index(tile)  # an int or numpy integer; a float raises TypeError

@@ -1,6 +1,7 @@
 """What the generic property tests do not cover for the tiled and numba kernels:
 numba as an optional extra, the CPU-only declaration, integer wrap-around in
-int32 (a dtype the properties do not draw) and the tile parameter of `tiled`.
+int32 (a dtype the properties do not draw), the tuned kernel's block edges,
+the fused forward pass and what it declines, and the tile parameter of `tiled`.
 """
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from forward import MLP, Linear, check_forward
 from matmul import KERNELS, UNAVAILABLE, UnsupportedDeviceError, compiled
 from matmul.tiled import DEFAULT_TILE, tiled
 
-NUMBA_KERNELS = ("numba_three_loops", "numba_tuned")
+NUMBA_KERNELS = ("numba_three_loops", "numba_tuned", "numba_fused")
 LESSON_KERNELS = ("three_loops", "dot_product", "broadcast", "einsum", "builtin")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +30,8 @@ numba_kernels = pytest.mark.parametrize("name", NUMBA_KERNELS)
 
 
 def test_without_numba_the_kernels_are_listed_as_unavailable():
-    """numba blocked (None in sys.modules fails its import): the rest registers."""
+    """numba blocked (None in sys.modules fails its import): the rest registers
+    (whatever other optional kernels this environment has or lacks)."""
     script = textwrap.dedent("""
         import sys
         sys.modules["numba"] = None
@@ -45,17 +48,22 @@ def test_without_numba_the_kernels_are_listed_as_unavailable():
             matmul.get_kernel("numba_tuned")
         except KeyError as error:
             print(error.args[0])
+        try:
+            compiled.fused_forward(torch.ones(1, 1), ())
+        except ImportError as error:
+            print(error)
     """)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          env=env, cwd=ROOT, timeout=60, check=False)
     assert run.returncode == 0, run.stderr
-    registered, unavailable, call_error, lookup_error = run.stdout.splitlines()
+    registered, unavailable, call_error, lookup_error, forward_error = run.stdout.splitlines()
     reason = "numba is not installed: pip install 'matmul-bench[numba]'"
-    assert registered == str(sorted(LESSON_KERNELS + ("tiled",)))
-    assert unavailable == str(sorted((name, reason) for name in NUMBA_KERNELS))
-    assert call_error == reason
+    assert registered == str(sorted(set(KERNELS) - set(NUMBA_KERNELS)))
+    expected = {**UNAVAILABLE, **dict.fromkeys(NUMBA_KERNELS, reason)}
+    assert unavailable == str(sorted(expected.items()))
+    assert call_error == forward_error == reason
     assert reason in lookup_error
 
 
@@ -97,13 +105,90 @@ def test_operands_that_require_grad(name):
 
 
 @needs_numba
-def test_tuned_row_blocks_and_column_padding():
-    """Rows beyond whole 8-row blocks and an odd n (a zero-padded column pass),
-    at a size the property tests' element budget does not reach."""
+@pytest.mark.parametrize("dtype", [torch.int64, torch.float32], ids=["int64", "f32"])
+@pytest.mark.parametrize("rows", [1, compiled.ROWS - 1, compiled.ROWS * 37 + 1],
+                         ids=["one", "short_block", "odd"])
+def test_tuned_row_blocks_and_column_padding(rows, dtype):
+    """Rows short of a block and past whole blocks, an n that pads the last
+    column pass, a k with a scalar tail past whole vectors: at sizes the
+    property tests' element budget does not reach. Integer values, so float32
+    sums are exact too."""
     generator = torch.Generator().manual_seed(0)
-    a = torch.randint(-50, 50, (8 * 37 + 5, 300), generator=generator)
-    b = torch.randint(-50, 50, (300, 11), generator=generator)
+    a = torch.randint(-50, 50, (rows, 300), generator=generator).to(dtype)
+    b = torch.randint(-50, 50, (300, 2 * compiled.COLUMNS + 1), generator=generator).to(dtype)
     assert torch.equal(KERNELS["numba_tuned"](a, b), a @ b)
+
+
+@needs_numba
+def test_tuned_parallel_path_on_block_edges():
+    """A product above PARALLEL_MIN_MACS (the thread pool's path), with rows
+    that end mid-block and a k that ends mid-vector; exact in float32."""
+    generator = torch.Generator().manual_seed(2)
+    k = 1003
+    m = (compiled.PARALLEL_MIN_MACS // (k * 10) // compiled.ROWS + 1) * compiled.ROWS + 3
+    a = torch.randint(-8, 8, (m, k), generator=generator).float()
+    b = torch.randint(-8, 8, (k, 10), generator=generator).float()
+    assert m * k * 10 >= compiled.PARALLEL_MIN_MACS
+    assert torch.equal(KERNELS["numba_tuned"](a, b), a @ b)
+
+
+# --- the fused forward pass ---------------------------------------------------------
+
+def _mlp(sizes, dtype, seed=0):
+    """Kaiming weights and non-zero biases, so bias and relu are both exercised."""
+    generator = torch.Generator().manual_seed(seed)
+    return MLP(tuple(Linear(l.w, 0.5 * torch.randn(l.out_features, generator=generator))
+                     for l in MLP.kaiming(sizes, seed=seed).layers)).to(dtype=dtype)
+
+
+F32, F64 = torch.float32, torch.float64
+
+
+@needs_numba
+@pytest.mark.parametrize("sizes, rows, dtype", [
+    ((784, 50, 10), 1, F32),
+    ((784, 50, 10), 1, F64),
+    ((784, 50, 10), 2 * compiled.ROWS + 1, F32),
+    ((784, 50, 10), 1500, F32),  # above PARALLEL_MIN_MACS: the thread pool's path
+    ((784, 50, 10), 1500, F64),
+    # Three layers; widths that fill neither passes nor vectors (one dtype:
+    # each depth is a compilation of its own).
+    ((37, 23, 17, 3), 29, F32),
+], ids=["mnist-1-f32", "mnist-1-f64", "mnist-odd-f32", "mnist-parallel-f32", "mnist-parallel-f64",
+        "deep-f32"])
+def test_fused_forward_within_the_bound(sizes, rows, dtype):
+    """numba_fused's pass against the float64 reference, on block edges, and
+    NaN inputs stay NaN through relu as they do layer by layer."""
+    mlp = _mlp(sizes, dtype).with_kernel("numba_fused")
+    x = torch.randn(rows, sizes[0], generator=torch.Generator().manual_seed(3), dtype=dtype)
+    out = mlp(x)
+    assert out.dtype == dtype and out.shape == (rows, sizes[-1])
+    check_forward(out, mlp.layers, x)
+    x[-1, 0] = float("nan")
+    assert mlp(x)[-1].isnan().all() and not mlp(x)[:-1].isnan().any()
+
+
+@needs_numba
+def test_fused_forward_declines_what_it_does_not_fuse():
+    """Integer or mixed dtypes and single layers return NotImplemented, so
+    forward.MLP runs them layer by layer on the same kernel (the same result
+    to the bit); what it fuses agrees with that within rounding."""
+    x = torch.randn(4, 6, generator=torch.Generator().manual_seed(4))
+    float32, float64 = _mlp((6, 5, 3), torch.float32), _mlp((6, 5, 3), torch.float64)
+    cases = [  # (mlp, input, declined)
+        (float64, x.double(), False),
+        (float64, x, True),  # float32 input, float64 layers
+        (MLP((float32.layers[0], float64.layers[1])), x, True),
+        (MLP(tuple(Linear(l.w.round().long(), l.b.round().long()) for l in float32.layers)),
+         x.round().long(), True),
+        (MLP(float32.layers[:1]), x, True),
+    ]
+    for mlp, inputs, declined in cases:
+        assert (compiled.fused_forward(inputs, mlp.layers) is NotImplemented) == declined
+        out = mlp.with_kernel("numba_fused")(inputs)
+        expected = mlp.with_kernel("numba_tuned")(inputs)
+        assert out.dtype == expected.dtype
+        assert torch.equal(out, expected) if declined else torch.allclose(out, expected)
 
 
 def test_registry_passes_the_declared_tile():

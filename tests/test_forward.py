@@ -16,7 +16,7 @@ from hypothesis.extra.numpy import array_shapes, arrays
 
 from kernel_params import kernel_params
 from forward import MLP, Linear, check_forward, forward_allowance, lin, relu
-from matmul import ContractError
+from matmul import ContractError, Kernel, UnsupportedDtypeError
 from matmul.accuracy import gamma
 
 # Interpreter steps one forward test may spend (three loops: ~8 µs a step, so
@@ -61,9 +61,14 @@ def mlp() -> MLP:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("kernel", kernel_params())
 def test_forward_matches_float64_reference(kernel, dtype, mlp, x_norm):
-    """Within forward.accuracy's propagated γ_{K+1} bound of F.linear/F.relu in float64."""
+    """Within forward.accuracy's propagated γ_{K+1} bound of F.linear/F.relu in float64;
+    a kernel that does not declare `dtype` refuses it, naming itself and the dtype."""
     model = mlp.with_kernel(kernel).to(dtype=dtype)
     x = x_norm[: forward_rows(model)].to(dtype)
+    if not kernel.computes(dtype):
+        with pytest.raises(UnsupportedDtypeError, match=rf"{kernel.name}.*product {dtype}"):
+            model(x)
+        return
     out = model(x)
     assert out.dtype == dtype
     check_forward(out, model.layers, x)
@@ -236,6 +241,61 @@ def test_lin_result_dtype_is_the_promotion_of_its_operands(x_dtype, w_dtype, b_d
     expected = torch.promote_types(torch.promote_types(x_dtype, w_dtype), b_dtype)
     assert out.dtype == expected
     assert relu(out).dtype == expected
+
+
+# --- the MLP's contract, whether a kernel fuses the pass or not -------------------
+
+SMALL_SIZES = (6, 5, 3)
+
+
+@pytest.mark.parametrize("kernel", kernel_params())
+def test_mlp_names_bad_shapes_and_promotes_dtypes(kernel):
+    """Through a fused forward pass (Kernel.forward) or layer by layer alike: a bad
+    input is named with the first layer's weights; mixed float32/float64 give
+    float64 logits within the forward bound; integer MLPs are exact."""
+    model = MLP.kaiming(SMALL_SIZES, seed=0, kernel=kernel)
+    with pytest.raises(ContractError, match=r"x \(3, 7\) for w \(6, 5\)"):
+        model(torch.ones(3, 7))
+    x = torch.randn(4, 6, generator=torch.Generator().manual_seed(0))
+    if kernel.computes(torch.float64):
+        for x_dtype, w_dtype in [(torch.float32, torch.float64),
+                                 (torch.float64, torch.float32)]:
+            mixed = model.to(dtype=w_dtype)
+            out = mixed(x.to(x_dtype))
+            assert out.dtype == torch.float64
+            check_forward(out, mixed.layers, x.to(x_dtype))
+    if kernel.computes(torch.int64):
+        generator = torch.Generator().manual_seed(1)
+        integer = MLP(tuple(Linear(torch.randint(-3, 4, (i, o), generator=generator),
+                                   torch.randint(-3, 4, (o,), generator=generator), kernel)
+                            for i, o in zip(SMALL_SIZES, SMALL_SIZES[1:])))
+        xi = torch.randint(-3, 4, (4, 6), generator=generator)
+        assert torch.equal(integer(xi), integer.with_kernel("builtin")(xi))
+
+
+def test_mlp_runs_a_fused_forward_pass_or_falls_back_layer_by_layer():
+    """MLP calls kernel.forward(x, layers, **params) after checking x against the
+    first layer; NotImplemented from it means one kernel call per layer."""
+    calls = []
+
+    def fused(x, layers, scale):
+        calls.append((tuple(x.shape), len(layers), scale))
+        if x.dtype == torch.float64:
+            return NotImplemented
+        return torch.full((x.shape[0], layers[-1].out_features), 7.0)
+
+    builtin = MLP.kaiming(SMALL_SIZES, seed=0)
+    spy = Kernel(name="spy", fn=lambda a, b, scale: a @ b, loops=0, max_rows=10,
+                 forward=fused, params={"scale": 2})
+    model = builtin.with_kernel(spy)
+    assert torch.equal(model(torch.ones(2, 6)), torch.full((2, 3), 7.0))
+    assert calls == [((2, 6), 2, 2)]
+    with pytest.raises(ContractError, match=r"x \(2, 4\)"):
+        model(torch.ones(2, 4))
+    assert len(calls) == 1  # refused before the pass
+    x = torch.randn(3, 6, dtype=torch.float64)
+    assert torch.equal(model.to(dtype=torch.float64)(x), builtin.to(dtype=torch.float64)(x))
+    assert calls[-1] == ((3, 6), 2, 2)
 
 
 # --- the MLP as a benchmark target ------------------------------------------------

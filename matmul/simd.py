@@ -1,0 +1,525 @@
+"""Explicit SIMD vectors for numba, and the kernels written in them (imported
+by `compiled` only when numba is).
+
+numba's loop vectoriser decides on its own how many accumulators a loop gets
+(interleaving can multiply them past the register file) and cannot place a
+prefetch inside a vectorised loop. The kernels below therefore spell their
+inner loops out in LLVM vectors through a few intrinsics:
+
+- `dot_block(a, i0, bt, j0, kv, ahead, count, rows, cols)`: the register-
+  blocked micro-kernel. Rows i0 .. i0 + R - 1 of `a` (clamped to the last row)
+  times rows j0 .. j0 + C - 1 of `bt` (b transposed) over columns [0, kv), kv
+  a whole number of vectors: R x C vector accumulators, each loaded `a` vector
+  serving C FMAs and each `bt` vector R, then one horizontal sum per
+  accumulator. R and C are compile-time constants carried by the *types* of
+  `rows` and `cols` (tuples of R and C zeros), so each block shape is one
+  compiled specialisation of the caller. With `ahead` >= 0 the loop also
+  prefetches rows ahead .. ahead + count - 1 of `a` into L2, one cache line
+  per loaded vector, so that a later block streams in while this one
+  computes. The loop carries metadata that keeps LLVM from unrolling or
+  interleaving it (either would multiply the live accumulators and spill).
+- `lanes`, `vload`, `vstore`, `vsplat`, `vfma`, `vadd`, `vrelu`, `vlane`:
+  single vector operations for the layers that run broadcast-FMA over their
+  outputs.
+- the kernels `blocked` (c = a @ bt.T by such blocks, parallel over blocks of
+  rows) and `forward` (an MLP's forward pass, fused per block of rows), each
+  also built for one thread (`blocked_serial`, `forward_serial`). `compiled`
+  chooses their block shape and wraps them for torch.
+
+The vector width and register count come from the target numba compiles for
+(its CPU features, as numba reads them): 64-byte vectors and 32 registers
+with AVX-512, 32 bytes and 16 registers with AVX, 16 bytes otherwise. On the
+Intel parts LLVM tunes for 256-bit code, explicit 512-bit vectors still
+compile to zmm instructions: only a function's "min-legal-vector-width"
+attribute (clang sets it, numba does not) would narrow them.
+"""
+from __future__ import annotations
+
+import types as pytypes
+from contextlib import contextmanager
+
+import llvmlite.binding as llvm
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils, config
+from numba.core.codegen import get_host_cpu_features
+from numba.extending import intrinsic, models, register_model
+
+
+def _target_features() -> frozenset[str]:
+    """The CPU features numba compiles for (NUMBA_CPU_FEATURES, else the host's)."""
+    features = config.CPU_FEATURES if config.CPU_FEATURES is not None else get_host_cpu_features()
+    return frozenset(f[1:] for f in features.split(",") if f.startswith("+"))
+
+
+FEATURES = _target_features()
+if "avx512f" in FEATURES:
+    VECTOR_BYTES, VECTOR_REGISTERS = 64, 32
+elif "avx" in FEATURES:
+    VECTOR_BYTES, VECTOR_REGISTERS = 32, 16
+else:  # SSE, or another architecture: 16-byte vectors (NEON has 32 registers)
+    VECTOR_BYTES = 16
+    VECTOR_REGISTERS = 32 if llvm.get_process_triple().startswith(("aarch64", "arm64")) else 16
+
+
+class Vector(types.Type):
+    """An LLVM vector of `lanes` values of a numba scalar type, held in one register."""
+
+    def __init__(self, dtype: types.Type, lanes: int):
+        self.dtype, self.lanes = dtype, lanes
+        super().__init__(name=f"Vector({dtype} x {lanes})")
+
+
+@register_model(Vector)
+class _VectorModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        element = dmm.lookup(fe_type.dtype).get_value_type()
+        super().__init__(dmm, fe_type, ir.VectorType(element, fe_type.lanes))
+
+
+def vector_of(dtype: types.Type) -> Vector:
+    return Vector(dtype, VECTOR_BYTES * 8 // dtype.bitwidth)
+
+
+def _is_matrix(t) -> bool:
+    return isinstance(t, types.Array) and t.ndim == 2 and t.layout == "C" and isinstance(
+        t.dtype, (types.Float, types.Integer))
+
+
+def _intp(context, builder, value, ty):
+    return context.cast(builder, value, ty, types.intp)
+
+
+def _pointer(context, builder, aryty, ary, row, col):
+    return cgutils.get_item_pointer(context, builder, aryty, ary, [row, col])
+
+
+def _load(context, builder, vec, aryty, ary, row, col):
+    vty = context.get_value_type(vec)
+    ptr = builder.bitcast(_pointer(context, builder, aryty, ary, row, col), vty.as_pointer())
+    return builder.load(ptr, align=vec.dtype.bitwidth // 8)
+
+
+def _fma(builder, vec, x, y, acc):
+    if isinstance(vec.dtype, types.Float):
+        vty = x.type
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vty, [vty] * 3),
+            f"llvm.fma.v{vec.lanes}f{vec.dtype.bitwidth}")
+        return builder.call(fn, [x, y, acc])
+    return builder.add(builder.mul(x, y), acc)  # integers wrap, as torch's do
+
+
+def _add(builder, vec, x, y):
+    return builder.fadd(x, y) if isinstance(vec.dtype, types.Float) else builder.add(x, y)
+
+
+def _horizontal_sum(builder, vec, value):
+    """The sum of a vector's lanes, halving it log2(lanes) times."""
+    width = vec.lanes
+    while width > 1:
+        width //= 2
+        mask = ir.VectorType(ir.IntType(32), width)
+        halves = [ir.Constant(mask, list(range(start, start + width))) for start in (0, width)]
+        low, high = [builder.shuffle_vector(value, value, half) for half in halves]
+        value = _add(builder, Vector(vec.dtype, width), low, high)
+    return builder.extract_element(value, ir.Constant(ir.IntType(32), 0))
+
+
+def _prefetch_l2(builder, pointer) -> None:
+    i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+    # Named for llvmlite's pointer type (p0i8); LLVM renames it for opaque pointers.
+    fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+        "llvm.prefetch." + i8p.intrinsic_name)
+    # read, locality 2 (prefetcht1 on x86: into L2, not L1), data cache
+    builder.call(fn, [builder.bitcast(pointer, i8p), i32(0), i32(2), i32(1)])
+
+
+def _loop_id(module):
+    """Loop metadata asking LLVM to leave the loop as written: no unrolling and
+    no interleaving (either would multiply the live accumulators past the
+    register file and spill them)."""
+    i32 = ir.IntType(32)
+    options = [
+        module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")]),
+        module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"), i32(1)]),
+        module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.width"), i32(1)]),
+    ]
+    # A loop ID is a node whose first operand is itself; add_metadata would
+    # share one node between equal operand lists, so it is made here.
+    node = ir.values.MDValue(module, options, name=str(len(module.metadata)))
+    node.operands = (node, *options)
+    return node
+
+
+@contextmanager
+def _loop(builder, start, stop, step):
+    """for (index = start; index < stop; index += step), kept as written (see _loop_id)."""
+    preheader = builder.basic_block
+    cond = builder.append_basic_block("simd.cond")
+    body = builder.append_basic_block("simd.body")
+    end = builder.append_basic_block("simd.end")
+    builder.branch(cond)
+    builder.position_at_end(cond)
+    index = builder.phi(start.type)
+    index.add_incoming(start, preheader)
+    builder.cbranch(builder.icmp_signed("<", index, stop), body, end)
+    builder.position_at_end(body)
+    yield index
+    index.add_incoming(builder.add(index, step), builder.basic_block)
+    builder.branch(cond).set_metadata("llvm.loop", _loop_id(builder.module))
+    builder.position_at_end(end)
+
+
+@intrinsic
+def dot_block(typingctx, a, i0, bt, j0, kv, ahead, count, rows, cols):
+    """R x C dot products a[i0 + r, :kv] . bt[j0 + c, :kv] (see the module
+    doc), as a tuple of R * C scalars in row-major order; with ahead >= 0 and
+    count >= 1, also prefetching rows ahead .. ahead + count - 1 of a."""
+    if not (_is_matrix(a) and _is_matrix(bt) and a.dtype == bt.dtype
+            and isinstance(rows, types.UniTuple) and isinstance(cols, types.UniTuple)):
+        return None
+    n_rows, n_cols = rows.count, cols.count
+    vec = vector_of(a.dtype)
+    sig = types.UniTuple(a.dtype, n_rows * n_cols)(a, i0, bt, j0, kv, ahead, count, rows, cols)
+
+    def codegen(context, builder, signature, args):
+        a_ty, i0_ty, bt_ty, j0_ty, kv_ty, ahead_ty, count_ty = signature.args[:7]
+        intp = context.get_value_type(types.intp)
+        A = context.make_array(a_ty)(context, builder, args[0])
+        B = context.make_array(bt_ty)(context, builder, args[2])
+        i0_v, j0_v, kv_v, ahead_v, count_v = (
+            _intp(context, builder, args[i], ty)
+            for i, ty in [(1, i0_ty), (3, j0_ty), (4, kv_ty), (5, ahead_ty), (6, count_ty)])
+        last = builder.sub(cgutils.unpack_tuple(builder, A.shape)[0], intp(1))
+
+        def clamp(i):  # rows past the end read the last row (their sums are not stored)
+            return builder.select(builder.icmp_signed("<", i, last), i, last)
+
+        a_rows = [clamp(builder.add(i0_v, intp(r))) for r in range(n_rows)]
+        # Prefetches past `count` repeat the last row's (a cache hit, no branch).
+        ahead_rows = [clamp(builder.add(ahead_v, builder.select(
+            builder.icmp_signed("<", intp(r), count_v), intp(r), builder.sub(count_v, intp(1)))))
+            for r in range(n_rows)]
+        b_rows = [builder.add(j0_v, intp(c)) for c in range(n_cols)]
+        zero = ir.Constant(context.get_value_type(vec), None)
+        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(n_rows * n_cols)]
+
+        def loop(prefetch):
+            with _loop(builder, intp(0), kv_v, intp(vec.lanes)) as p:
+                bs = [_load(context, builder, vec, bt_ty, B, row, p) for row in b_rows]
+                for r, row in enumerate(a_rows):
+                    x = _load(context, builder, vec, a_ty, A, row, p)
+                    for c in range(n_cols):
+                        acc = accs[r * n_cols + c]
+                        builder.store(_fma(builder, vec, x, bs[c], builder.load(acc)), acc)
+                if prefetch:
+                    for row in ahead_rows:
+                        _prefetch_l2(builder, _pointer(context, builder, a_ty, A, row, p))
+
+        prefetching = builder.and_(builder.icmp_signed(">=", ahead_v, intp(0)),
+                                   builder.icmp_signed(">", count_v, intp(0)))
+        with builder.if_else(prefetching) as (then, otherwise):
+            with then:
+                loop(prefetch=True)
+            with otherwise:
+                loop(prefetch=False)
+        sums = [_horizontal_sum(builder, vec, builder.load(acc)) for acc in accs]
+        return context.make_tuple(builder, signature.return_type, sums)
+
+    return sig, codegen
+
+
+@intrinsic
+def lanes(typingctx, a):
+    """Lanes of one vector of a's dtype (a compile-time constant)."""
+    if not isinstance(a, types.Array):
+        return None
+    count = vector_of(a.dtype).lanes
+
+    def codegen(context, builder, signature, args):
+        return context.get_constant(types.intp, count)
+
+    return types.intp(a), codegen
+
+
+@intrinsic
+def vload(typingctx, a, i, j):
+    """The vector a[i, j : j + lanes] (a C-contiguous matrix)."""
+    if not _is_matrix(a):
+        return None
+    vec = vector_of(a.dtype)
+
+    def codegen(context, builder, signature, args):
+        a_ty, i_ty, j_ty = signature.args
+        ary = context.make_array(a_ty)(context, builder, args[0])
+        return _load(context, builder, vec, a_ty, ary,
+                     _intp(context, builder, args[1], i_ty), _intp(context, builder, args[2], j_ty))
+
+    return vec(a, i, j), codegen
+
+
+@intrinsic
+def vstore(typingctx, a, i, j, v):
+    """a[i, j : j + lanes] = v."""
+    if not (_is_matrix(a) and isinstance(v, Vector) and v == vector_of(a.dtype)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        a_ty, i_ty, j_ty, _ = signature.args
+        ary = context.make_array(a_ty)(context, builder, args[0])
+        ptr = _pointer(context, builder, a_ty, ary, _intp(context, builder, args[1], i_ty),
+                       _intp(context, builder, args[2], j_ty))
+        vty = context.get_value_type(v)
+        builder.store(args[3], builder.bitcast(ptr, vty.as_pointer()), align=v.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return types.void(a, i, j, v), codegen
+
+
+@intrinsic
+def vsplat(typingctx, a, x):
+    """A vector of a's dtype with every lane x (converted to that dtype)."""
+    if not (isinstance(a, types.Array) and isinstance(x, types.Number)):
+        return None
+    vec = vector_of(a.dtype)
+
+    def codegen(context, builder, signature, args):
+        value = context.cast(builder, args[1], signature.args[1], vec.dtype)
+        vty = context.get_value_type(vec)
+        one = builder.insert_element(ir.Constant(vty, ir.Undefined), value,
+                                     ir.Constant(ir.IntType(32), 0))
+        mask = ir.Constant(ir.VectorType(ir.IntType(32), vec.lanes), [0] * vec.lanes)
+        return builder.shuffle_vector(one, one, mask)
+
+    return vec(a, x), codegen
+
+
+@intrinsic
+def vfma(typingctx, x, y, acc):
+    """x * y + acc, lane by lane (fused for floats)."""
+    if not (isinstance(x, Vector) and x == y == acc):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _fma(builder, x, *args)
+
+    return acc(x, y, acc), codegen
+
+
+@intrinsic
+def vadd(typingctx, x, y):
+    """x + y, lane by lane."""
+    if not (isinstance(x, Vector) and x == y):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _add(builder, x, *args)
+
+    return x(x, y), codegen
+
+
+@intrinsic
+def vrelu(typingctx, x):
+    """max(x, 0) lane by lane, NaN kept (torch's clamp_min(0) does the same)."""
+    if not isinstance(x, Vector):
+        return None
+
+    def codegen(context, builder, signature, args):
+        value = args[0]
+        zero = ir.Constant(value.type, None)
+        if isinstance(x.dtype, types.Float):
+            negative = builder.fcmp_ordered("<", value, zero)
+        else:
+            negative = builder.icmp_signed("<", value, zero)
+        return builder.select(negative, zero, value)
+
+    return x(x), codegen
+
+
+@intrinsic
+def vlane(typingctx, x, i):
+    """Lane i of x."""
+    if not (isinstance(x, Vector) and isinstance(i, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.extract_element(args[0], args[1])
+
+    return x.dtype(x, i), codegen
+
+
+# -- the kernels ------------------------------------------------------------------
+#
+# They live here, beside the intrinsics they use, because numba's disk cache is
+# keyed by the source file of the jitted function: an edit to an intrinsic must
+# invalidate the kernels compiled from it.
+#
+# Floating-point sums may be reassociated and fused into FMAs: any summation
+# order keeps the dot-product bound |error| <= γ_K |A||B|. No "fast"
+# nnan/ninf: NaN and inf still propagate. Integers are exact whatever the flags.
+FLOAT_REASSOCIATION = frozenset({"reassoc", "contract"})
+
+
+def _jit(**options):
+    """numba.njit(cache=True, fastmath=FLOAT_REASSOCIATION, **options)."""
+
+    def decorate(fn):
+        try:
+            return numba.njit(cache=True, fastmath=set(FLOAT_REASSOCIATION), **options)(fn)
+        except RuntimeError:  # no writable cache directory: compile in each process
+            return numba.njit(fastmath=set(FLOAT_REASSOCIATION), **options)(fn)
+
+    return decorate
+
+
+@_jit()
+def _share(part, parts, rows):
+    # Rows [lo, hi) of `rows` that pass `part` of `parts` prefetches.
+    return part * rows // parts, (part + 1) * rows // parts
+
+
+@_jit(parallel=True)
+def blocked(a, bt, c, ahead, rows, cols):
+    # c = a @ bt[:n].T by blocks of R neighbouring rows; bt's rows are padded
+    # with zeros to whole passes of C.
+    m, k = a.shape
+    n = c.shape[1]
+    n_rows, n_cols = len(rows), len(cols)
+    kv = k - k % lanes(a)  # whole vectors; the rest is the scalar tail
+    passes = bt.shape[0] // n_cols
+    for block in numba.prange((m + n_rows - 1) // n_rows):
+        i0 = block * n_rows
+        for j in range(0, bt.shape[0], n_cols):
+            # Each pass over the block prefetches its share of the rows of the
+            # block `ahead` on, so that memory is asked for at an even rate.
+            lo, hi = _share(j // n_cols, passes, n_rows)
+            lead = i0 + ahead * n_rows + lo if ahead > 0 else -1
+            sums = dot_block(a, i0, bt, j, kv, lead, hi - lo, rows, cols)
+            for r in range(min(n_rows, m - i0)):
+                for jj in range(min(n_cols, n - j)):
+                    s = sums[r * n_cols + jj]
+                    for p in range(kv, k):
+                        s += a[i0 + r, p] * bt[j + jj, p]
+                    c[i0 + r, j + jj] = s
+
+
+@_jit()
+def _later_layers(h, g, layers, out, i0, count):
+    # Layers 2.. for rows i0 .. i0 + count - 1 whose first-layer activations
+    # are h[:count]; g is scratch of h's shape. Each layer runs broadcast-FMA
+    # over its outputs (w padded to whole vectors of columns), two
+    # accumulators per vector to halve the FMA dependency chain; relu after
+    # every layer but the last, whose outputs go to out.
+    step = lanes(h)
+    last = len(layers) - 1
+    src, dst = h, g
+    for layer in range(len(layers)):
+        w, bias = layers[layer]
+        fan_in, width = w.shape
+        for r in range(count):
+            for j in range(0, width, step):
+                acc0 = vload(bias, 0, j)
+                acc1 = vsplat(bias, 0)
+                q = 0
+                while q + 1 < fan_in:
+                    acc0 = vfma(vsplat(w, src[r, q]), vload(w, q, j), acc0)
+                    acc1 = vfma(vsplat(w, src[r, q + 1]), vload(w, q + 1, j), acc1)
+                    q += 2
+                if q < fan_in:
+                    acc0 = vfma(vsplat(w, src[r, q]), vload(w, q, j), acc0)
+                acc = vadd(acc0, acc1)
+                if layer == last:
+                    for lane in range(min(step, out.shape[1] - j)):
+                        out[i0 + r, j + lane] = vlane(acc, lane)
+                else:
+                    vstore(dst, r, j, vrelu(acc))
+        src, dst = dst, src
+
+
+@_jit()
+def _transposed(w, b, multiple):
+    # w.T and b as 1 x n, their n rows (columns) padded with zeros to a whole
+    # multiple. w is read row by row; the stores into w.T's rows stay in L1.
+    k, n = w.shape
+    width = (n + multiple - 1) // multiple * multiple
+    wt = np.zeros((width, k), w.dtype)
+    bias = np.zeros((1, width), w.dtype)
+    bias[0, :n] = b
+    for p in range(k):
+        for j in range(n):
+            wt[j, p] = w[p, j]
+    return wt, bias
+
+
+@_jit()
+def _padded(w, b, multiple):
+    # w and b as 1 x n, their n columns padded with zeros to a whole multiple.
+    k, n = w.shape
+    width = (n + multiple - 1) // multiple * multiple
+    wp = np.zeros((k, width), w.dtype)
+    bias = np.zeros((1, width), w.dtype)
+    wp[:, :n] = w
+    bias[0, :n] = b
+    return wp, bias
+
+
+@_jit(parallel=True)
+def forward(x, w1, b1, weights, biases, out, threads, ahead, rows, cols):
+    # out = the MLP's logits for x. Layer 1 (w1: k x n1, b1: n1) runs as
+    # `blocked` does, on w1 transposed, then bias and relu into h; layers 2..
+    # (_later_layers) follow per block of rows, so the hidden activations
+    # never leave the cache.
+    m, k = x.shape
+    n_rows, n_cols = len(rows), len(cols)
+    w1t, bias1 = _transposed(w1, b1, n_cols)
+    # Layers 2.. with their outputs padded with zeros to whole vectors.
+    step = lanes(x)
+    padded = [_padded(weights[layer], biases[layer], step) for layer in range(len(weights))]
+    width = w1t.shape[0]
+    widest = width
+    for w, _ in padded:
+        widest = max(widest, w.shape[1])
+    kv = k - k % lanes(x)
+    blocks = (m + n_rows - 1) // n_rows
+    chunks = min(blocks, threads)  # one contiguous run of blocks per thread
+    for chunk in numba.prange(chunks):
+        h = np.empty((n_rows, widest), x.dtype)
+        g = np.empty((n_rows, widest), x.dtype)
+        for block in range(chunk * blocks // chunks, (chunk + 1) * blocks // chunks):
+            i0 = block * n_rows
+            count = min(n_rows, m - i0)
+            for j in range(0, width, n_cols):
+                lo, hi = _share(j // n_cols, width // n_cols, n_rows)
+                lead = i0 + ahead * n_rows + lo if ahead > 0 else -1  # `ahead` blocks on
+                sums = dot_block(x, i0, w1t, j, kv, lead, hi - lo, rows, cols)
+                for r in range(count):
+                    for jj in range(n_cols):
+                        s = sums[r * n_cols + jj]
+                        for p in range(kv, k):
+                            s += x[i0 + r, p] * w1t[j + jj, p]
+                        s += bias1[0, j + jj]
+                        h[r, j + jj] = 0 if s < 0 else s  # relu; NaN stays NaN
+            _later_layers(h, g, padded, out, i0, count)
+
+
+# The same loops on one thread, for products too small to pay for waking the
+# thread pool.
+def _renamed(fn, name):
+    # A copy under its own name: numba's disk cache is keyed by the function's
+    # name and line, so the serial and parallel builds must not share one.
+    copy = pytypes.FunctionType(fn.__code__, fn.__globals__, name)
+    copy.__qualname__ = name
+    return copy
+
+
+blocked_serial = _jit()(_renamed(blocked.py_func, "blocked_serial"))
+forward_serial = _jit()(_renamed(forward.py_func, "forward_serial"))
+
+
+__all__ = ["FEATURES", "VECTOR_BYTES", "VECTOR_REGISTERS", "Vector", "blocked", "blocked_serial",
+           "dot_block", "forward", "forward_serial", "lanes", "vadd", "vector_of", "vfma", "vlane",
+           "vload", "vrelu", "vsplat", "vstore"]
