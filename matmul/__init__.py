@@ -2,7 +2,7 @@
 
 Every kernel is declared once below; `python -m matmul` lists them.
 """
-from . import compiled, lesson, tiled
+from . import compiled, lesson, tiled, triton_kernels
 from .contract import ContractError, check_operands
 from .registry import (
     KERNELS, UNAVAILABLE, Kernel, UnsupportedDeviceError, UnsupportedDtypeError, get_kernel, register,
@@ -29,6 +29,14 @@ register("numba_tuned", compiled.numba_tuned, loops=0, max_rows=50_000,
 # numba_tuned's product, plus a fused forward pass that forward.MLP runs whole.
 register("numba_fused", compiled.numba_fused, loops=0, max_rows=50_000,
          devices=CPU, forward=compiled.fused_forward, unavailable=compiled.NUMBA_MISSING)
+# Triton kernels compile for CUDA; under TRITON_INTERPRET=1 Triton's interpreter
+# also runs them on CPU tensors (triton_kernels.declaration). Without triton
+# they are listed in UNAVAILABLE with the reason.
+TRITON = triton_kernels.declaration(triton_kernels.INTERPRET)
+register("triton_tiled", triton_kernels.triton_tiled, dtypes=triton_kernels.TILED_DTYPES,
+         unavailable=triton_kernels.TRITON_MISSING, **TRITON)
+register("triton_skinny", triton_kernels.triton_skinny, dtypes=triton_kernels.SKINNY_DTYPES,
+         unavailable=triton_kernels.TRITON_MISSING, **TRITON)
 
 __all__ = [
     "KERNELS", "UNAVAILABLE", "ContractError", "Kernel", "UnsupportedDeviceError",
