@@ -32,3 +32,14 @@ def load_hypothesis_profile() -> None:
         suppress_health_check=[HealthCheck.too_slow],
     )
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "spawns: starts other processes; runs first, so that they overlap the rest")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that start processes first (a stable sort): under xdist they then
+    overlap the many short tests instead of finishing alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("spawns") is None)

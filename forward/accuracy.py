@@ -48,7 +48,7 @@ def forward_allowance(layers: Sequence[Linear], x: torch.Tensor
     """(float64 reference logits, entrywise allowance E_L) for the forward pass of x."""
     references = reference_forward(layers, x)
     h_abs = x.detach().cpu().double().abs()
-    error = torch.zeros_like(h_abs)
+    error = None  # E_0 = 0: the input is exact
     dtype = x.dtype  # the computed pass's dtype, as lin promotes it layer by layer
     for i, layer in enumerate(layers):
         if i:
@@ -60,7 +60,10 @@ def forward_allowance(layers: Sequence[Linear], x: torch.Tensor
         g = gamma(layer.in_features + 1, u_dtype) + gamma(layer.in_features + 1, torch.float64)
         w_abs = layer.w.detach().cpu().double().abs()
         b_abs = layer.b.detach().cpu().double().abs()
-        error = g * ((h_abs + error) @ w_abs + b_abs) + error @ w_abs
+        if error is None:
+            error = g * (h_abs @ w_abs + b_abs)
+        else:
+            error = g * ((h_abs + error) @ w_abs + b_abs) + error @ w_abs
     return references[-1], error
 
 

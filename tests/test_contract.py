@@ -6,7 +6,6 @@ these rules live in test_kernel_properties.py.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch

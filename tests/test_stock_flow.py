@@ -53,11 +53,13 @@ def project(tmp_path, mnist_dir):
     # calls wait for a core whenever the other core is busy, which swings the
     # compare-fail check).
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTEST_", "MATMUL_BENCH_")) and k != "COV_CORE_SOURCE"}
+           if not k.startswith(("PYTEST_", "MATMUL_BENCH_")) and k != "PYTHONDONTWRITEBYTECODE"}
+    # Speed only: at exit hypothesis's plugin imports hypothesis whole, more
+    # than half a second per process; these commands never use it. (And the
+    # copy's bytecode is cached: each command reuses it.)
+    addopts = "-p no:hypothesispytest"
     env.update(MNIST_DIR=str(mnist_dir), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               # Speed only: at exit hypothesis's plugin imports hypothesis whole,
-               # more than half a second per process; these commands never use it.
-               PYTEST_ADDOPTS="-p no:hypothesispytest")
+               PYTEST_ADDOPTS=addopts)
 
     def run(command: str, **extra_env: str) -> subprocess.CompletedProcess:
         words = shlex.split(command)
@@ -68,7 +70,7 @@ def project(tmp_path, mnist_dir):
         return subprocess.run(args, cwd=copy, env={**env, **extra_env}, capture_output=True,
                               text=True, timeout=300, check=False)
 
-    run.path = copy
+    run.path, run.addopts = copy, addopts
     return run
 
 
@@ -76,6 +78,7 @@ def saved(project) -> list[Path]:
     return sorted((project.path / ".benchmarks" / get_machine_id()).glob("*.json"))
 
 
+@pytest.mark.spawns
 def test_readme_stock_flow_commands_do_what_they_say(project):
     commands = readme_commands()
     assert [c.split()[0] for c in commands] == (
@@ -98,10 +101,12 @@ def test_readme_stock_flow_commands_do_what_they_say(project):
     assert [p.name[:4] for p in saved(project)] == ["0001", "0002"]
 
     # The same command on an injected slowdown fails (and saves 0003), while the
-    # export and the histogram run beside it.
+    # export and the histogram run beside it, for a user whose options ask for
+    # xdist workers: timing asked for, it runs without them and says so.
     with ThreadPoolExecutor(max_workers=2) as pool:
         slowed = pool.submit(project, save_compare_fail, MATMUL_BENCH_SLOWDOWN="einsum=1.0")
-        exported = pool.submit(project, only_json_histogram)
+        exported = pool.submit(project, only_json_histogram,
+                               PYTEST_ADDOPTS=f"{project.addopts} -n 2")
         slowed, exported = slowed.result(), exported.result()
     output = slowed.stdout + slowed.stderr
     assert slowed.returncode != 0, output
@@ -109,6 +114,7 @@ def test_readme_stock_flow_commands_do_what_they_say(project):
     assert "einsum-rows5" in regressed and "builtin-rows5" not in regressed
 
     assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert "running without xdist workers" in exported.stdout + exported.stderr
     benchmarks = json.loads((project.path / "run.json").read_text())["benchmarks"]
     assert {b["name"].split("[")[0] for b in benchmarks} == {"test_matmul", "test_forward"}
     assert all(b["stats"]["data"] for b in benchmarks)

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from bench.suite import timing
+from bench.suite import plugin, timing
 
 pytest_plugins = ["pytester"]
 
@@ -160,3 +160,44 @@ def test_both_halves_of_a_pair_run_on_the_benchmarks_timer(pytester):
         "-p", "no:cacheprovider", "-k", "sleeps")
     assert result.ret == 0, result.stdout.str()
     result.assert_outcomes(passed=1)
+
+
+class Options:
+    """config.option as pytest-benchmark and xdist leave it: nothing asked for."""
+
+    def __init__(self, **asked):
+        self.benchmark_disable = self.benchmark_skip = self.benchmark_enable = False
+        for name in plugin.TIMING_OPTIONS:
+            setattr(self, name, False)
+        self.dist, self.tx = "no", []
+        self.__dict__.update(asked)
+
+
+class Config:
+    def __init__(self, **asked):
+        self.option, self.warnings, self.lines = Options(**asked), [], []
+
+    def addinivalue_line(self, name, line):
+        self.lines.append(line)
+
+    def issue_config_time_warning(self, warning, stacklevel):
+        self.warnings.append(str(warning))
+
+
+@pytest.mark.parametrize("flag", plugin.TIMING_OPTIONS)
+def test_every_timing_flag_turns_timing_on_and_xdist_off(flag):
+    config = Config(**{flag: True, "dist": "load", "tx": ["popen", "popen"]})
+    plugin.pytest_configure(config)
+    assert config.option.benchmark_enable and not config.option.benchmark_disable
+    assert (config.option.dist, config.option.tx) == ("no", [])
+    assert "--" + flag.replace("_", "-") in config.warnings[0]
+
+
+def test_plain_pytest_is_the_untimed_smoke_run_and_the_users_choice_stands():
+    config = Config(dist="load", tx=["popen"])
+    plugin.pytest_configure(config)
+    assert config.option.benchmark_disable and config.option.tx == ["popen"]
+    for choice in ("benchmark_disable", "benchmark_skip"):
+        config = Config(**{choice: True, "benchmark_autosave": True})
+        plugin.pytest_configure(config)
+        assert not config.option.benchmark_enable and not config.warnings

@@ -11,11 +11,6 @@ saying why.
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 import torch
@@ -25,7 +20,6 @@ from matmul.accuracy import check_product
 
 TRITON_KERNELS = ("triton_tiled", "triton_skinny")
 INTO = {"triton_tiled": triton_kernels.tiled_into, "triton_skinny": triton_kernels.skinny_into}
-ROOT = Path(__file__).resolve().parents[1]
 REASON = "triton is not installed: pip install 'matmul-bench[triton]'"
 
 
@@ -61,48 +55,7 @@ def exact(a, b):
     return (a.double() @ b.double()).to(a.dtype)
 
 
-def _child(script: str, **env_changes) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    for key, value in env_changes.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    run = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
-                         text=True, env=env, cwd=ROOT, timeout=120, check=False)
-    assert run.returncode == 0, run.stderr
-    return run.stdout.splitlines()
-
-
 # --- triton as an optional extra ----------------------------------------------------
-
-def test_without_triton_the_kernels_are_listed_as_unavailable():
-    """triton blocked (None in sys.modules fails its import): the module imports,
-    both kernels are listed with the reason, calling one says it."""
-    lines = _child("""
-        import sys
-        sys.modules["triton"] = None
-        import torch
-        import matmul
-        from matmul import triton_kernels
-        print([name for name in matmul.KERNELS if name.startswith("triton")])
-        print(sorted((n, r) for n, r in matmul.UNAVAILABLE.items() if n.startswith("triton")))
-        try:
-            triton_kernels.triton_skinny(torch.ones(1, 1), torch.ones(1, 1))
-        except ImportError as error:
-            print(error)
-        try:
-            matmul.get_kernel("triton_tiled")
-        except KeyError as error:
-            print(error.args[0])
-    """)
-    registered, unavailable, call_error, lookup_error = lines
-    assert registered == "[]"
-    assert unavailable == str(sorted((name, REASON) for name in TRITON_KERNELS))
-    assert call_error == REASON
-    assert REASON in lookup_error
-
 
 def test_without_the_interpreter_the_kernels_are_declared_for_cuda_only():
     """The declaration a GPU machine gets, and the registry refusing a CPU tensor there."""

@@ -44,8 +44,8 @@ SIDES = ("base", "candidate")
 # The default gated subset, processes and time per benchmark: chosen with the
 # gate study (README, "Regression gate") so that a default run fits in 10
 # minutes on 2 cores.
-DEFAULT_SUBSET = "test_matmul and (rows5] or rows500]) and not three_loops"
-DEFAULT_PROCESSES = 12
+DEFAULT_SUBSET = "(test_matmul or test_forward) and (rows5] or rows500]) and not three_loops"
+DEFAULT_PROCESSES = 16
 DEFAULT_MAX_TIME = 0.2
 DEFAULT_CONFIRM = 8
 CONFIRM_STEP = 4

@@ -17,7 +17,10 @@ BENCHMARKS = "tests/benchmarks"
 # Set before torch loads, for every run. torch's OpenMP workers spin for a while
 # after each parallel region; every round pairs a torch call with the
 # benchmarked one, so a numba kernel's threads would find the cores busy.
-SUITE_ENV = {"GOMP_SPINCOUNT": "1000"}
+# torch's allocator asks for transparent huge pages: streaming a 157 MB x on
+# 4 KB pages spends a share of every kernel's time in page walks, which the
+# roofline (one read of x) pays alike.
+SUITE_ENV = {"GOMP_SPINCOUNT": "1000", "THP_MEM_ALLOC_ENABLE": "1"}
 # One thread: on a shared or small machine a second thread makes short calls
 # wait for a free core, and CPU time stands for the call's own time only with
 # one thread. NUMBA too: a parallel numba kernel otherwise resets OpenMP's

@@ -24,7 +24,7 @@ from pytest_benchmark.utils import load_timer
 from bench import runs
 from bench.runs import Environment, Workload
 
-from . import cases, timing
+from . import cases, machine, timing
 from .mnist import SHARED_MNIST, local_mnist_dir
 
 # pytest-benchmark options (dest names) that ask for timings or saved results.
@@ -73,6 +73,11 @@ def pytest_collection_finish(session):
     still frees them (extension modules check for leaks then)."""
     gc.freeze()
     atexit.register(gc.unfreeze)
+
+
+def pytest_benchmark_generate_machine_info(config):
+    """machine_info without py-cpuinfo's second-long probe (bench.suite.machine)."""
+    return machine.machine_info()
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
