@@ -8,8 +8,11 @@ another. So the variance is measured where it is:
 - per process, one number: m = log median(normalized samples) (bench.runs);
 - per block, one base and one candidate process run back to back in random
   order: d = m_candidate - m_base; the block cancels slow drift of the machine;
-- over N blocks, the mean log ratio with a Student t interval from the
-  blocks' own spread (Welch's interval when the sides were not run in blocks).
+- over N blocks, the 20 % trimmed mean log ratio with its Student t interval
+  from the blocks' own (winsorized) spread (Tukey and McLaughlin; Yuen's
+  two-sample form when the sides were not run in blocks). Trimming sets aside
+  the few processes that run far from the rest (a page-size or placement
+  accident of one process), which would otherwise widen every interval.
 
 The interval's tails are alpha / G each, G the number of benchmarks judged
 (Bonferroni): with probability >= 1 - alpha no interval misses its true ratio,
@@ -33,6 +36,8 @@ import numpy as np
 from scipy.special import nctdtrinc, stdtrit
 
 POWER = 0.95
+# Share of blocks trimmed from each end (none below five blocks).
+TRIM = 0.2
 
 
 class Outcome(str, Enum):
@@ -91,26 +96,42 @@ def mde(spread: float, df: float, tail: float, threshold: float, power: float = 
     return (1 + threshold) * math.exp(noncentrality * spread) - 1
 
 
+def kept(n: int) -> int:
+    """How many of n values the trimmed mean keeps."""
+    return n - 2 * (int(TRIM * n) if n >= 5 else 0)
+
+
+def trimmed(values: np.ndarray) -> tuple[float, float, int]:
+    """(trimmed mean, squared standard error, values kept) of one sample: TRIM of
+    the values cut from each end, the variance taken over the winsorized sample."""
+    x = np.sort(np.asarray(values, dtype=float))
+    n, h = len(x), kept(len(x))
+    g = (n - h) // 2
+    winsorized = np.clip(x, x[g], x[n - g - 1])
+    se2 = (n - 1) * float(np.var(winsorized, ddof=1)) / (h * (h - 1)) if h > 1 else math.nan
+    return float(np.mean(x[g:n - g])), se2, h
+
+
 def paired_estimate(differences: np.ndarray, tail: float, threshold: float) -> Estimate:
     """From per-block log ratios d (candidate - base of the same block)."""
     n = len(differences)
-    mean = float(np.mean(differences))
+    mean, se2, kept = trimmed(differences)
     if n < 2:
         return Estimate(math.exp(mean), None, None, (n, n), True, None, None, None)
-    spread = float(np.std(differences, ddof=1)) / math.sqrt(n)
-    return _estimate(mean, spread, n - 1, tail, threshold, (n, n), True)
+    return _estimate(mean, math.sqrt(se2), kept - 1, tail, threshold, (n, n), True)
 
 
 def unpaired_estimate(base: np.ndarray, candidate: np.ndarray, tail: float,
                       threshold: float) -> Estimate:
-    """From per-process log medians of two independent samples (Welch)."""
+    """From per-process log medians of two independent samples (Yuen's trimmed Welch)."""
     nb, nc = len(base), len(candidate)
-    mean = float(np.mean(candidate) - np.mean(base))
+    (mb, vb, hb), (mc, vc, hc) = trimmed(base), trimmed(candidate)
+    mean = mc - mb
     if nb < 2 or nc < 2:
         return Estimate(math.exp(mean), None, None, (nb, nc), False, None, None, None)
-    vb, vc = np.var(base, ddof=1) / nb, np.var(candidate, ddof=1) / nc
     spread = math.sqrt(vb + vc)
-    df = (vb + vc) ** 2 / (vb ** 2 / (nb - 1) + vc ** 2 / (nc - 1)) if spread else nb + nc - 2
+    df = ((vb + vc) ** 2 / (vb ** 2 / (hb - 1) + vc ** 2 / (hc - 1)) if spread
+          else hb + hc - 2)
     return _estimate(mean, spread, float(df), tail, threshold, (nb, nc), False)
 
 
@@ -147,8 +168,10 @@ def blocks_needed(estimate: Estimate, tail: float, threshold: float, detect: flo
     or None when no number up to `most` would do."""
     if not estimate.measured or detect <= threshold:
         return None
-    sd = estimate.spread * math.sqrt(estimate.processes[0])  # one block's log ratio
+    n_now = estimate.processes[0]
+    kept_now = estimate.df + 1 if estimate.paired else n_now
+    sd = estimate.spread * kept_now / math.sqrt(n_now)  # one block's (winsorized) spread
     for n in range(2, most + 1):
-        if mde(sd / math.sqrt(n), n - 1, tail, threshold) <= detect:
+        if mde(sd * math.sqrt(n) / kept(n), kept(n) - 1, tail, threshold) <= detect:
             return n
     return None

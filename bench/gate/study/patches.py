@@ -29,6 +29,12 @@ PATCHES = (
           "lesson.broadcast copies each row before broadcasting it (.clone())",
           (("matmul/lesson.py", "c[i] = (a[i, :, None] * b).sum(dim=0)",
             "c[i] = (a[i, :, None].clone() * b).sum(dim=0)"),)),
+    Patch("smaller_register_block",
+          "numba_tuned and numba_fused block 2 rows at a time instead of as many as the "
+          "vector registers hold",
+          (("matmul/compiled.py",
+            "ROWS = max(1, ((simd.VECTOR_REGISTERS if simd else 16) - 2) // (COLUMNS + 1))",
+            "ROWS = 2"),)),
     Patch("contract_twice",
           "the registry checks every call's operands twice (a refactor left a second check)",
           (("matmul/registry.py", "        check_operands(a, b)\n",
