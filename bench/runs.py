@@ -115,6 +115,11 @@ class Benchmark:
 #       its own noise.
 NORMALIZATIONS = ("auto", "pair", "run", "none")
 MAX_PAIR_SPAN = 100.0
+NORMALIZATION_MEANING = {
+    "pair": "paired = median(time / reference time of the same round)",
+    "run": "per run = median(time) / median(reference time)",
+    "none": "raw = median(time)",
+}
 
 
 def resolve_normalization(mode: str, baseline: Benchmark) -> str:

@@ -1,4 +1,4 @@
-"""Human-readable times for the report and the gate."""
+"""Human-readable times and changes for the report, the gate and the history."""
 from __future__ import annotations
 
 
@@ -8,3 +8,8 @@ def format_time(seconds: float) -> str:
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
+
+
+def format_change(ratio: float) -> str:
+    """A ratio as a signed percentage change: 1.053 -> '+5.3 %'."""
+    return f"{(ratio - 1) * 100:+.1f} %"

@@ -14,7 +14,7 @@ both sides' errors, with ȟ the reference's activations:
     E_1 = (γ + γ64)(|x||W_1| + |b_1|)
     E_l = (γ + γ64)((|ȟ_{l-1}| + E_{l-1}) |W_l| + |b_l|) + E_{l-1} |W_l|
 
-It is a worst case, valid for any summation order: for float32 on normalised
+It is a worst case, valid for any summation order: for float32 on normalized
 MNIST through 784 -> 50 -> 10 (γ_785 ≈ 4.7e-5) it allows 0.005-0.013 on logits
 up to ~6, where the kernels actually err by ~2e-6 -- still far below what a
 dropped bias or relu costs (tests/test_forward.py checks both fail it).

@@ -2,7 +2,7 @@
 
 relu zeroes half of a symmetric pre-activation, halving its second moment; He
 et al. (2015) compensate with Var(w) = 2 / fan_in, so that each layer's
-pre-activation variance is 2 * mean(x^2) of its input: about 2 for normalised
+pre-activation variance is 2 * mean(x^2) of its input: about 2 for normalized
 inputs, and the same again layer after layer. The lesson's `randn` (Var(w) = 1)
 gives fan_in * mean(x^2) instead, sqrt(fan_in / 2) times larger in std.
 """

@@ -4,7 +4,7 @@ relu follows every layer but the last, whose outputs are the logits. A kernel
 with a fused forward pass (`Kernel.forward`, e.g. numba_fused) runs the whole
 pass in one call; otherwise each layer is one kernel call. To time the forward
 pass per kernel: `mlp = MLP.kaiming(seed=0)`, then
-`mlp.with_kernel(kernel)(x)` on an already-normalised x (no per-call work
+`mlp.with_kernel(kernel)(x)` on an already-normalized x (no per-call work
 besides the layers), sized with `mlp.python_steps(rows)`.
 """
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Input normalisation with the training set's statistics.
+"""Input normalization with the training set's statistics.
 
 One scalar mean and std over every training pixel (the lesson's choice): a
 per-pixel std would be zero on MNIST's always-black border. Validation and test
-inputs are normalised with the *training* statistics, never their own.
+inputs are normalized with the *training* statistics, never their own.
 Normalising is a separate step, outside the forward pass being timed.
 """
 from __future__ import annotations

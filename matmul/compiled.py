@@ -34,20 +34,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-_INSTALL = "pip install 'matmul-bench[numba]'"
-try:
-    import numba
+from .optional import import_extra
 
-    from . import simd
-except ImportError as error:  # the optional extra is missing (or broken)
-    numba = simd = None
-    NUMBA_MISSING = (
-        f"numba is not installed: {_INSTALL}"
-        if isinstance(error, ModuleNotFoundError) and error.name == "numba"
-        else f"numba could not be imported ({error}): {_INSTALL}"
-    )
-else:
-    NUMBA_MISSING = None
+(numba, simd), NUMBA_MISSING = import_extra("numba", "numba", ".simd", package=__package__)
+if numba is not None:
     import os
 
     # numba's default OpenMP pool and torch's each spin-wait for work after a

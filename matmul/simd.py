@@ -441,29 +441,21 @@ def _later_layers(h, g, layers, out, i0, count):
 
 
 @_jit()
-def _transposed(w, b, multiple):
-    # w.T and b as 1 x n, their n rows (columns) padded with zeros to a whole
-    # multiple. w is read row by row; the stores into w.T's rows stay in L1.
+def _padded(w, b, multiple, transpose):
+    # w (or w.T, with transpose) and b as 1 x n, the n outputs padded with zeros
+    # to a whole multiple. w is read row by row; the stores into w.T's rows stay
+    # in L1.
     k, n = w.shape
     width = (n + multiple - 1) // multiple * multiple
-    wt = np.zeros((width, k), w.dtype)
+    wp = np.zeros((width, k) if transpose else (k, width), w.dtype)
     bias = np.zeros((1, width), w.dtype)
     bias[0, :n] = b
     for p in range(k):
         for j in range(n):
-            wt[j, p] = w[p, j]
-    return wt, bias
-
-
-@_jit()
-def _padded(w, b, multiple):
-    # w and b as 1 x n, their n columns padded with zeros to a whole multiple.
-    k, n = w.shape
-    width = (n + multiple - 1) // multiple * multiple
-    wp = np.zeros((k, width), w.dtype)
-    bias = np.zeros((1, width), w.dtype)
-    wp[:, :n] = w
-    bias[0, :n] = b
+            if transpose:
+                wp[j, p] = w[p, j]
+            else:
+                wp[p, j] = w[p, j]
     return wp, bias
 
 
@@ -475,10 +467,10 @@ def forward(x, w1, b1, weights, biases, out, threads, ahead, rows, cols):
     # never leave the cache.
     m, k = x.shape
     n_rows, n_cols = len(rows), len(cols)
-    w1t, bias1 = _transposed(w1, b1, n_cols)
+    w1t, bias1 = _padded(w1, b1, n_cols, True)
     # Layers 2.. with their outputs padded with zeros to whole vectors.
     step = lanes(x)
-    padded = [_padded(weights[layer], biases[layer], step) for layer in range(len(weights))]
+    padded = [_padded(weights[layer], biases[layer], step, False) for layer in range(len(weights))]
     width = w1t.shape[0]
     widest = width
     for w, _ in padded:

@@ -55,19 +55,9 @@ from __future__ import annotations
 
 import torch
 
-_INSTALL = "pip install 'matmul-bench[triton]'"
-try:
-    import triton
-    import triton.language as tl
-except ImportError as error:  # the optional extra is missing (or broken)
-    triton = tl = None
-    TRITON_MISSING = (
-        f"triton is not installed: {_INSTALL}"
-        if isinstance(error, ModuleNotFoundError) and error.name == "triton"
-        else f"triton could not be imported ({error}): {_INSTALL}"
-    )
-else:
-    TRITON_MISSING = None
+from .optional import import_extra
+
+(triton, tl), TRITON_MISSING = import_extra("triton", "triton", "triton.language")
 
 
 # Whether Triton's interpreter runs the @triton.jit kernels below: Triton's own

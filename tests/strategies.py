@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from matmul.accuracy import unit_roundoff
 
-STEP_BUDGET = 256      # interpreter steps per product (three_loops: ~7 us each)
+STEP_BUDGET = 256      # interpreter steps per product (three_loops: one per multiply-add)
 MAX_DIM = 64           # largest m, k or n; tall (64 x 1) and wide (1 x 64) fit
 ELEMENT_BUDGET = 64    # elements of a and b together
 

@@ -15,8 +15,10 @@ PROCESS_SIGMA = 0.02
 
 def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, float] | None = None,
              process_sigma: float = PROCESS_SIGMA, rounds: int = 200, node: str = "vm",
-             torch: str = "2.13.0+cpu", threads: int = 1, slowdown: float = 0.0,
-             thresholds: dict[str, float] | None = None) -> dict:
+             cpu: str = "AMD EPYC", torch: str = "2.13.0+cpu", threads: int = 1,
+             slowdown: float = 0.0, thresholds: dict[str, float] | None = None,
+             commit: str = "abc", commit_time: str | None = "2026-11-29T00:00:00+00:00",
+             ran: str = "2026-11-29T00:00:00") -> dict:
     """A saved run of one process: {name: median seconds}; factors slow (>1) a benchmark."""
     rng = np.random.default_rng(seed)
     entries = []
@@ -41,7 +43,7 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
         })
     return {
         "machine_info": {"node": node, "machine": "x86_64", "python_implementation": "CPython",
-                         "python_version": "3.11.7", "cpu": {"brand_raw": "AMD EPYC", "count": 2}},
-        "commit_info": {"id": "abc", "time": "2026-11-29T00:00:00+00:00", "dirty": False},
-        "benchmarks": entries, "datetime": "2026-11-29", "version": "5.2.3",
+                         "python_version": "3.11.7", "cpu": {"brand_raw": cpu, "count": 2}},
+        "commit_info": {"id": commit, "time": commit_time, "dirty": False},
+        "benchmarks": entries, "datetime": ran, "version": "5.2.3",
     }

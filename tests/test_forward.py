@@ -1,4 +1,4 @@
-"""The forward pass: lin, relu, Linear, MLP, Kaiming init and normalisation.
+"""The forward pass: lin, relu, Linear, MLP, Kaiming init and normalization.
 
 Every kernel runs the same tests through `kernel_params()`; nothing here names
 a kernel except the builtin used as a plain reference.
@@ -17,17 +17,17 @@ from hypothesis.extra.numpy import array_shapes, arrays
 from kernel_params import kernel_params
 from forward import MLP, Linear, check_forward, forward_allowance, lin, relu
 from matmul import ContractError, Kernel, UnsupportedDtypeError
-from matmul.accuracy import gamma
+from matmul.accuracy import assert_within, gamma
 
-# Interpreter steps one forward test may spend (three loops: ~8 µs a step, so
-# ~0.3 s); one row of 784 -> 50 -> 10 costs 39 700 steps there, 60 for the
+# Interpreter steps one forward test may spend (three loops take one per
+# multiply-add); one row of 784 -> 50 -> 10 costs 39 700 steps there, 60 for the
 # dot product, 2 for broadcast, 1 per layer for loop-free kernels.
 STEP_BUDGET = 40_000
 ROW_CAP = 500
 # A kernel with a Python loop over rows runs at most this many: more rows test
 # nothing new, and each step's small torch ops crawl when the cores are shared.
 LOOP_ROW_CAP = 50
-# Rows of normalised x_train on which first-layer statistics are measured.
+# Rows of normalized x_train on which first-layer statistics are measured.
 STATS_ROWS = 10_000
 
 
@@ -90,10 +90,10 @@ def test_forward_bound_catches_a_missing_relu_or_bias(mlp, x_norm):
     assert (mlp(x).double() - reference).abs().max() < 0.1 * allowance.max()
 
 
-# --- Kaiming init on normalised MNIST ---------------------------------------------
+# --- Kaiming init on normalized MNIST ---------------------------------------------
 
 @pytest.mark.mnist
-def test_normalised_training_set_has_mean_0_std_1(mnist, normalizer):
+def test_normalized_training_set_has_mean_0_std_1(mnist, normalizer):
     x = normalizer(mnist.x_train)
     assert x.dtype == torch.float32
     assert abs(x.mean().item()) < 1e-4
@@ -108,7 +108,7 @@ def test_kaiming_keeps_first_layer_std_near_1_where_randn_explodes(x_norm, weigh
 
     Derivation (forward.init): with w ~ N(0, s²), Var(x·w) = fan_in · s² · mean(x²).
     Kaiming (s² = 2/fan_in) predicts sqrt(2 · mean(x²)), ≈ sqrt(2) ≈ 1.41 for
-    normalised x: inside the band, not exactly 1 -- relu halves it back for the
+    normalized x: inside the band, not exactly 1 -- relu halves it back for the
     next layer. The lesson's randn (s = 1, the `weights` fixture) predicts
     sqrt(fan_in · mean(x²)), sqrt(fan_in / 2) ≈ 20 times more. The 25 %
     tolerances cover the spread of a std averaged over only 50 (Kaiming) or 10
@@ -183,7 +183,7 @@ def test_lin_is_linear_in_x(kernel, data, alpha):
     magnitude = (abs(alpha) * x1.double().abs() + x2.double().abs()) @ w.double().abs()
     magnitude += 2 * (1 + abs(alpha)) * b.double().abs()
     allowance = 8 * gamma(k + 1, torch.float32) * magnitude + (k + 8) * torch.finfo(torch.float32).tiny
-    assert ((left.double() - right.double()).abs() <= allowance).all()
+    assert_within(left, right, allowance, f"lin(αx1 + x2) + αb vs α lin(x1) + lin(x2), α = {alpha}")
 
 
 # --- contract: shapes, devices, dtypes --------------------------------------------

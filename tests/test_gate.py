@@ -294,3 +294,9 @@ def test_end_to_end_subprocess(tmp_path):
                            check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert found.returncode == 1, found.stderr
     assert "REGRESSED" in found.stdout and "1 regressed, 2 no change" in found.stdout
+
+
+def test_bad_settings_are_refused_naming_them(tmp_path, capsys):
+    base, cand = sides(tmp_path, 3)
+    assert gate_main([str(base), str(cand), "--threshold", "1.5"]) == 2
+    assert "threshold must be a fraction in (0, 1), got 1.5" in capsys.readouterr().err

@@ -1,9 +1,9 @@
 """`python -m bench history` (bench.history) on series of saved runs.
 
-Runs are built like the suite's gate-ready runs (pytest-benchmark JSON with raw
-samples and the paired reference, the structure of tests/test_gate.py's
-builder) from lognormal samples with fixed seeds; every process is shifted as
-a whole by PROCESS_SIGMA, the noise between runs. A change is injected by
+Runs are built like the suite's gate-ready runs by tests/synthetic_runs.py
+(pytest-benchmark JSON with raw samples and the paired reference, lognormal
+samples with fixed seeds); every process is shifted as a whole by
+PROCESS_SIGMA, the noise between runs. A change is injected by
 rescaling a benchmark's samples from a chosen run on.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ from bench.history.__main__ import main as history_main
 from bench.history.__main__ import run_paths
 from bench.history.analyze import analyze
 from bench.history.interval import median_interval
-from bench.runs import Environment, Workload
+import synthetic_runs
+from synthetic_runs import MODULE
 
-MODULE = "tests/benchmarks/test_matmul_benchmarks.py::"
 SUITE = {"einsum-rows500": 360e-6, "broadcast-rows5": 40e-6, "builtin-rows5": 6e-6}
 EINSUM = MODULE + "test_matmul[einsum-rows500]"
 PROCESS_SIGMA = 0.01
@@ -31,36 +31,13 @@ START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
 def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, float] | None = None,
-             rounds: int = 40, node: str = "vm", cpu: str = "AMD EPYC",
-             commit_time: datetime | None = START,
+             node: str = "vm", cpu: str = "AMD EPYC", commit_time: datetime | None = START,
              ran: datetime = START) -> dict:
-    """A saved run of one process: {name: median seconds}; factors rescale a benchmark."""
-    rng = np.random.default_rng(seed)
-    entries = []
-    for name, median in benchmarks.items():
-        shift = rng.lognormal(0.0, PROCESS_SIGMA)         # this process as a whole
-        drift = rng.lognormal(0.0, 0.03, rounds)           # shared by both halves of a round
-        reference = 20e-6 * drift * rng.lognormal(0.0, 0.01, rounds)
-        data = (median * (factors or {}).get(name, 1.0) * shift * drift
-                * rng.lognormal(0, 0.01, rounds))
-        info = runs.extra_info(Workload("matmul", name.split("-")[0], 5, 1000, 1000),
-                               Environment("2.13.0+cpu", 1, "cpu"), "builtin", reference.tolist())
-        entries.append({
-            "group": "matmul", "name": f"test_matmul[{name}]",
-            "fullname": MODULE + f"test_matmul[{name}]",
-            "options": {"timer": "process_time"},
-            "stats": {"data": data.tolist(), "mean": float(data.mean()), "min": float(data.min()),
-                      "median": float(np.median(data)), "rounds": rounds},
-            "extra_info": info,
-        })
-    commit = hashlib.sha1(f"{seed}".encode()).hexdigest()
-    return {
-        "machine_info": {"node": node, "machine": "x86_64", "python_implementation": "CPython",
-                         "python_version": "3.11.7", "cpu": {"brand_raw": cpu, "count": 2}},
-        "commit_info": {"id": commit, "time": commit_time and commit_time.isoformat(),
-                        "dirty": False},
-        "benchmarks": entries, "datetime": ran.isoformat(), "version": "5.2.3",
-    }
+    """A saved run of one commit (its id derived from the seed)."""
+    return synthetic_runs.make_run(
+        benchmarks, seed=seed, factors=factors, process_sigma=PROCESS_SIGMA, rounds=40,
+        node=node, cpu=cpu, commit=hashlib.sha1(f"{seed}".encode()).hexdigest(),
+        commit_time=commit_time and commit_time.isoformat(), ran=ran.isoformat())
 
 
 def file_name(number: int, document: dict) -> str:

@@ -20,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import runs, storage
+from bench import cli, runs, storage
 from bench.runs import Run, RunError
 
 from . import output
@@ -35,27 +35,17 @@ def load_side(spec: str, storage_folder: str) -> list[Run]:
     return [runs.load(p) for p in dict.fromkeys(paths)]
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {text}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.gate",
-                                description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 2)[2],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser("python -m bench.gate", __doc__)
     p.add_argument("base", help="the baseline's runs: id(s), file(s) or a folder")
     p.add_argument("candidate", help="the candidate's runs, named the same ways")
-    p.add_argument("--threshold", type=_fraction, default=THRESHOLD,
+    p.add_argument("--threshold", type=float, default=THRESHOLD,
                    help=f"changes within ± this are never reported (default {THRESHOLD}); "
                         "a benchmark's @pytest.mark.gate_threshold overrides it")
-    p.add_argument("--alpha", type=_fraction, default=ALPHA,
+    p.add_argument("--alpha", type=float, default=ALPHA,
                    help="family-wise chance that any interval misses its true ratio "
                         f"(default {ALPHA})")
-    p.add_argument("--detect", type=_fraction, default=DETECT,
+    p.add_argument("--detect", type=float, default=DETECT,
                    help="the slowdown every benchmark should catch: one that cannot at this "
                         f"noise is flagged too noisy (default {DETECT})")
     p.add_argument("--normalize", choices=runs.NORMALIZATIONS, default=NORMALIZE,
@@ -73,17 +63,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)  # usage errors exit 2 through argparse
-    settings = Settings(threshold=args.threshold, alpha=args.alpha, detect=args.detect,
-                        normalize=args.normalize,
-                        allow_different_machine=args.allow_different_machine)
     try:
+        settings = Settings(threshold=args.threshold, alpha=args.alpha, detect=args.detect,
+                            normalize=args.normalize,
+                            allow_different_machine=args.allow_different_machine)
         base = load_side(args.base, args.storage)
         candidate = load_side(args.candidate, args.storage)
         rows = compare(base, candidate, settings)
     except RefusedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    except RunError as exc:
+    except (RunError, ValueError) as exc:  # RunError is a ValueError, as are bad settings
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     differing = sorted({d for run in [*base[1:], *candidate] for d in runs.differences(base[0], run)})

@@ -32,7 +32,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import runs
+from bench import cli, runs
 from bench.runs import RunError
 from bench.suite import command
 from bench.suite.mnist import local_mnist_dir
@@ -138,9 +138,7 @@ def judge(out: Path, settings: Settings):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench ab", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 2)[2],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser("python -m bench ab", __doc__)
     p.add_argument("base", help="git revision of the baseline (e.g. main, HEAD~1, a sha)")
     p.add_argument("candidate", nargs="?", help="git revision (default: the working tree)")
     p.add_argument("-k", dest="subset", default=DEFAULT_SUBSET,

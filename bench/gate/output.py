@@ -4,25 +4,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.runs import Benchmark
-from bench.units import format_time
+from bench.runs import NORMALIZATION_MEANING, Benchmark
+from bench.units import format_change, format_time
 
 from .compare import Row, Settings
 from .decide import POWER, Outcome
 
 COLUMNS = ("benchmark", "base", "candidate", "change [interval]", "threshold",
            "catches (MDE)", "processes", "verdict")
-MODE_MEANING = {
-    "pair": "paired = median(time / reference time of the same round)",
-    "run": "per run = median(time) / median(reference time)",
-    "none": "raw = median(time)",
-}
-
-
-def _pct(fraction: float) -> str:
-    return f"{fraction * 100:+.1f} %"
-
-
 def _time(bench: Benchmark | None) -> str:
     """Median time, and the median ratio to the reference the gate compares."""
     if bench is None:
@@ -49,9 +38,10 @@ def cells(row: Row, settings: Settings) -> tuple[str, ...]:
     if est is None:
         change = row.note or "-"
     elif est.measured:
-        change = f"{_pct(est.ratio - 1)} [{_pct(est.low - 1)}, {_pct(est.high - 1)}]"
+        change = (f"{format_change(est.ratio)} [{format_change(est.low)}, "
+                  f"{format_change(est.high)}]")
     else:
-        change = f"{_pct(est.ratio - 1)} [unmeasured]"
+        change = f"{format_change(est.ratio)} [unmeasured]"
     threshold = f"±{row.threshold * 100:g} %" if row.threshold is not None else "-"
     mde = f"+{est.mde * 100:.1f} %" if est is not None and est.mde is not None else "-"
     processes = ("-" if est is None else
@@ -64,8 +54,9 @@ def summary(rows: list[Row], settings: Settings) -> str:
     counts = {o: sum(r.outcome is o for r in rows) for o in Outcome}
     parts = [f"{n} {o.value}" for o, n in counts.items() if n]
     noisy = sum(r.too_noisy for r in rows)
-    modes = sorted({r.normalization for r in rows if r.normalization}, key=list(MODE_MEANING).index)
-    meaning = "; ".join(MODE_MEANING[m] for m in modes) or "-"
+    modes = sorted({r.normalization for r in rows if r.normalization},
+                   key=list(NORMALIZATION_MEANING).index)
+    meaning = "; ".join(NORMALIZATION_MEANING[m] for m in modes) or "-"
     text = (f"{', '.join(parts) or 'no benchmarks'}"
             + (f"; {noisy} too noisy to catch +{settings.detect * 100:g} %" if noisy else "")
             + f". Change: candidate over base of {meaning}, per process, over processes; "

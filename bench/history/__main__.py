@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import runs, storage
+from bench import cli, runs, storage
 from bench.runs import RunError
 
 from .analyze import analyze
@@ -45,10 +45,7 @@ def run_paths(specs: list[str], storage_folder: str) -> list[Path]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench history",
-                                description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 2)[2],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser("python -m bench history", __doc__)
     p.add_argument("runs", nargs="*", metavar="RUNS or DIRS",
                    help="saved runs: ids (0007), files or folders (default: every run saved "
                         "for this machine under --storage)")

@@ -19,9 +19,10 @@ A proposed boundary is a change when all of these hold:
 2. Shape: two levels fit the runs of the two adjacent segments better (less
    squared error) than one straight line through them. A long drift gives
    the size check many chances to pass on noise somewhere; a line fits it.
-3. Significance: Welch's t interval (bench.gate.decide.unpaired_estimate) on
-   the per-run values of the two adjacent segments, at 1 - ALPHA, excludes a
-   ratio of 1. With three runs on a side its t quantile is large, so a level
+3. Significance: the gate's two-sample t interval (bench.gate.decide.
+   unpaired_estimate: Welch's, on 20 % trimmed means from five runs a side)
+   on the per-run values of the two adjacent segments, at 1 - ALPHA, excludes
+   a ratio of 1. With three runs on a side its t quantile is large, so a level
    held up by one or two odd runs, whose spread is large, does not pass.
 
 Size does not depend on the other boundaries, so failures are dropped at once;
@@ -128,7 +129,7 @@ def _segments(values: np.ndarray, kept: list[int], i: int) -> tuple[np.ndarray, 
 
 
 def _judge(old: np.ndarray, new: np.ndarray) -> tuple[Estimate, bool, float]:
-    """(Welch's estimate of new / old, whether shape and significance hold, strength)."""
+    """(the two-sample estimate of new / old, whether shape and significance hold, strength)."""
     estimate = decide.unpaired_estimate(old, new, ALPHA / 2, MIN_CHANGE)
     if not beats_a_line(old, new):
         return estimate, False, -1.0  # dropped before any merely weak boundary

@@ -5,7 +5,8 @@ import json
 import re
 from pathlib import Path
 
-from bench.runs import KIND_FIELDS
+from bench.runs import KIND_FIELDS, NORMALIZATION_MEANING
+from bench.units import format_change
 
 from . import changes as rule
 from .analyze import History, MachineHistory
@@ -14,20 +15,9 @@ from .interval import CONFIDENCE
 from .plot import plot_group
 from .series import commit_label, when
 
-MODE_MEANING = {
-    "pair": "time / reference time of the same round",
-    "run": "time / the run's median reference time",
-    "none": "raw time (calls over 100x their reference)",
-}
-
-
-def _pct(ratio: float) -> str:
-    return f"{(ratio - 1) * 100:+.1f} %"
-
-
 def _change_text(change: Change) -> str:
     e = change.estimate
-    return f"{_pct(e.ratio)} [{_pct(e.low)}, {_pct(e.high)}]"
+    return f"{format_change(e.ratio)} [{format_change(e.low)}, {format_change(e.high)}]"
 
 
 def _date(change: Change) -> str:
@@ -96,16 +86,16 @@ def markdown(history: History, plots: dict[tuple[int, str], str]) -> str:
         "they ran).", "",
         *_machines_text(history), "",
         "Each point is one run's median of "
-        + "; ".join(f"{MODE_MEANING[m]}" for m in modes)
+        + "; ".join(NORMALIZATION_MEANING[m] for m in modes)
         + f", with its exact {CONFIDENCE * 100:g} % interval (order statistics: the noise "
         "within that run only, not between runs).", "",
         "## Changes, newest first", "",
         f"A change is a level that lasts at least {rule.MIN_RUNS} runs: the median of the "
         f"{rule.MIN_RUNS} runs after it differs from that of the {rule.MIN_RUNS} before by "
         f"at least {rule.MIN_CHANGE * 100:g} %, two levels fit the adjacent segments better "
-        "than a straight line (a slow drift is not a step), and Welch's "
-        f"{(1 - rule.ALPHA) * 100:g} % interval of new level / old level (geometric means "
-        "of the segments' runs) excludes no change. An isolated odd run cannot make a level. "
+        "than a straight line (a slow drift is not a step), and the gate's two-sample "
+        f"(Welch, trimmed) {(1 - rule.ALPHA) * 100:g} % interval of new level / old level "
+        "excludes no change. An isolated odd run cannot make a level. "
         "Proposed by ruptures' PELT (L1 cost); the method is in bench/history/changes.py.",
         "",
     ]

@@ -7,11 +7,10 @@ this machine under the storage folder. Every number comes from the run.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from bench import runs, storage
+from bench import cli, runs, storage
 from bench.runs import RunError
 
 from .ladder import markdown
@@ -35,8 +34,7 @@ def write_report(run_path: Path, out: Path) -> tuple[Path, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.report",
-                                     description=__doc__.split("\n\n")[0])
+    parser = cli.parser("python -m bench.report", __doc__)
     parser.add_argument("run", nargs="?", help="saved run: file or id (default: the newest)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
     parser.add_argument("--storage", default=str(storage.DEFAULT_STORAGE),

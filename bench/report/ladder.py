@@ -56,58 +56,61 @@ def _placement_cells(bench: Benchmark, machine_roofs: Roofs) -> list[str]:
     return [f"{placed.fraction * 100:.0f} %", placed.bound_by]
 
 
+def _markdown_table(headers: list[str], right: set[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table; the columns named in `right` are right-aligned."""
+    return (["| " + " | ".join(headers) + " |",
+             "| " + " | ".join("---:" if h in right else "---" for h in headers) + " |"]
+            + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _slowest_first(kernels: dict[str, Benchmark]) -> list[tuple[str, Benchmark]]:
+    return sorted(kernels.items(), key=lambda kv: -kv[1].median)
+
+
+def _slower_than_reference(bench: Benchmark, kernels: dict[str, Benchmark]) -> str:
+    return _ratio(bench.median / kernels[REFERENCE].median) if REFERENCE in kernels else "n/a"
+
+
 def matmul_tables(run: Run, gpu: bool = False) -> str:
     table, machine_roofs = by_rows(run, "matmul"), roofs(run)
     slow_per_row = per_row_time(table, SLOWEST)
+    headers = ["kernel", "median", _flop_header(gpu), "GB/s", "% of roofline", "bound by",
+               f"x faster than {SLOWEST}", f"x slower than {REFERENCE}"]
+    right = set(headers) - {"kernel", "bound by"}
     lines = []
     for rows, kernels in table.items():
-        lines += [f"#### x_train[:{rows}] @ weights (784 x 10)", "",
-                  f"| kernel | median | {_flop_header(gpu)} | GB/s | % of roofline | bound by "
-                  f"| x faster than {SLOWEST} | x slower than {REFERENCE} |",
-                  "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
         slowest, marker = (kernels[SLOWEST].median, "") if SLOWEST in kernels else (None, "")
         if slowest is None and slow_per_row is not None:
             slowest, marker = slow_per_row * rows, "*"
-        for name, bench in sorted(kernels.items(), key=lambda kv: -kv[1].median):
-            work, seconds = bench.workload, bench.median
-            faster = f"{slowest / seconds:,.0f}{marker}" if slowest else "n/a"
-            slower = _ratio(seconds / kernels[REFERENCE].median) if REFERENCE in kernels else "n/a"
-            lines.append(" | ".join([
-                f"| {name}", format_time(seconds), _flop_rate(work.flops / seconds, gpu),
-                f"{work.bytes / seconds / 1e9:.3g}", *_placement_cells(bench, machine_roofs),
-                faster, f"{slower} |"]))
-        lines += _roof_row(rows, kernels, machine_roofs) + [""]
+        cells = [[name, format_time(b.median), _flop_rate(b.workload.flops / b.median, gpu),
+                  f"{b.workload.bytes / b.median / 1e9:.3g}", *_placement_cells(b, machine_roofs),
+                  f"{slowest / b.median:,.0f}{marker}" if slowest else "n/a",
+                  _slower_than_reference(b, kernels)]
+                 for name, b in _slowest_first(kernels)]
+        placed = place(next(iter(kernels.values())), machine_roofs)
+        if placed is not None:
+            cells.append(["*roofline: max(bytes / bandwidth, flops / peak)*",
+                          format_time(placed.time), "", "", "100 %", placed.bound_by, "", ""])
+        lines += [f"#### x_train[:{rows}] @ weights (784 x 10)", "",
+                  *_markdown_table(headers, right, cells), ""]
     if slow_per_row and any(SLOWEST not in t for t in table.values()):
         lines.append(f"\\* {SLOWEST} was not run on this slice (beyond its cost budget): its "
                      "time is extrapolated per row from its largest measured slice.")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _roof_row(rows: int, kernels: dict[str, Benchmark], machine_roofs: Roofs) -> list[str]:
-    any_kernel = next(iter(kernels.values()))
-    placed = place(any_kernel, machine_roofs)
-    if placed is None:
-        return []
-    return [f"| *roofline: max(bytes / bandwidth, flops / peak)* | {format_time(placed.time)} "
-            f"| | | 100 % | {placed.bound_by} | | |"]
-
-
 def forward_tables(run: Run, gpu: bool = False) -> str:
     table, machine_roofs = by_rows(run, "forward"), roofs(run)
+    headers = ["kernel", "median", _flop_header(gpu), "% of roofline", "bound by",
+               f"x slower than {REFERENCE}"]
+    right = set(headers) - {"kernel", "bound by"}
     lines = []
     for rows, kernels in table.items():
+        cells = [[name, format_time(b.median), _flop_rate(b.workload.flops / b.median, gpu),
+                  *_placement_cells(b, machine_roofs), _slower_than_reference(b, kernels)]
+                 for name, b in _slowest_first(kernels)]
         lines += [f"#### forward 784 -> 50 -> 10 on x_train[:{rows}]", "",
-                  f"| kernel | median | {_flop_header(gpu)} | % of roofline | bound by "
-                  f"| x slower than {REFERENCE} |",
-                  "| --- | ---: | ---: | ---: | --- | ---: |"]
-        for name, bench in sorted(kernels.items(), key=lambda kv: -kv[1].median):
-            slower = (_ratio(bench.median / kernels[REFERENCE].median)
-                      if REFERENCE in kernels else "n/a")
-            lines.append(" | ".join([
-                f"| {name}", format_time(bench.median),
-                _flop_rate(bench.workload.flops / bench.median, gpu),
-                *_placement_cells(bench, machine_roofs), f"{slower} |"]))
-        lines.append("")
+                  *_markdown_table(headers, right, cells), ""]
     return "\n".join(lines).rstrip() + "\n" if lines else ""
 
 
@@ -129,19 +132,22 @@ def roofline_summary(run: Run, gpu: bool = False) -> list[str]:
         placed = [(place(b, machine_roofs), name) for name, b in skinny[rows].items()]
         placed = [(p, name) for p, name in placed if p is not None]
         if placed:
-            best, name = max(placed, key=lambda pn: pn[0].fraction)
-            verdict = "meets" if 1 / best.fraction <= SKINNY_TARGET else "misses"
-            lines.append(f"- x_train[:{rows}] @ weights: best {name} at {1 / best.fraction:.2f}x "
-                         f"its roofline ({best.bound_by}-bound; {verdict} the "
-                         f"{SKINNY_TARGET}x target)")
+            # Best round against the roofs' best rounds (like for like); the median too.
+            best, name = max(placed, key=lambda pn: pn[0].best_fraction)
+            verdict = "meets" if 1 / best.best_fraction <= SKINNY_TARGET else "misses"
+            lines.append(f"- x_train[:{rows}] @ weights: best {name} at "
+                         f"{1 / best.best_fraction:.2f}x its roofline at its best round, "
+                         f"{1 / best.fraction:.2f}x at its median ({best.bound_by}-bound; "
+                         f"{verdict} the {SKINNY_TARGET}x target)")
     forward = by_rows(run, "forward")
     if forward and machine_roofs.peak:
         rows = max(forward)
-        name, bench = min(forward[rows].items(), key=lambda kv: kv[1].median)
-        share = bench.workload.flops / bench.median / machine_roofs.peak
-        verdict = "meets" if share >= FORWARD_TARGET else "misses"
-        lines.append(f"- forward on x_train[:{rows}]: best {name} at {share * 100:.0f} % of "
-                     f"the compute peak ({verdict} the {FORWARD_TARGET * 100:.0f} % target)")
+        name, bench = min(forward[rows].items(), key=lambda kv: kv[1].min)
+        best, median = (bench.workload.flops / t / machine_roofs.peak for t in (bench.min, bench.median))
+        verdict = "meets" if best >= FORWARD_TARGET else "misses"
+        lines.append(f"- forward on x_train[:{rows}]: best {name} at {best * 100:.0f} % of "
+                     f"the compute peak at its best round, {median * 100:.0f} % at its median "
+                     f"({verdict} the {FORWARD_TARGET * 100:.0f} % target)")
     return lines
 
 
@@ -151,7 +157,7 @@ def markdown(run: Run) -> str:
     first = next(iter(run.benchmarks.values()))
     env = first.environment
     where = (f"{run.machine['cpu']}" + (f", {run.machine['gpu']}" if gpu else "")
-             + (f", {env.threads} threads, torch {env.torch}, device {env.device}" if env else "")
+             + (f", torch {env.torch} with {env.threads} thread(s), device {env.device}" if env else "")
              + f", timer {run.machine['timer']}")
     parts = [f"# matmul ladder\n\nFrom `{run.source}` ({run.datetime or '?'}; {where}).\n"]
     summary = roofline_summary(run, gpu)

@@ -22,12 +22,16 @@ def plot(run: Run, path: Path) -> Path:
                ("forward", "forward 784 -> 50 -> 10"))]
     panels = [p for p in panels if p[2]]
     machine_roofs = roofs(run)
-    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 5.5), squeeze=False)
+    # One colour per kernel in every panel, one legend for the figure.
+    kernels = list(dict.fromkeys(k for _, _, table in panels for t in table.values() for k in t))
+    colours = dict(zip(kernels, plt.get_cmap("tab10").colors * 2))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels) + 2.5, 5.5),
+                             squeeze=False)
     for ax, (suite, title, table) in zip(axes[0], panels):
-        kernels = list(dict.fromkeys(k for t in table.values() for k in t))
         for kernel in kernels:
             points = [(rows, t[kernel].median) for rows, t in table.items() if kernel in t]
-            ax.plot(*zip(*points), "-o", markersize=3, label=kernel)
+            if points:
+                ax.plot(*zip(*points), "-o", markersize=3, color=colours[kernel], label=kernel)
         roof = [(rows, placed.time) for rows, t in table.items()
                 if (placed := place(next(iter(t.values())), machine_roofs)) is not None]
         if roof:
@@ -36,8 +40,9 @@ def plot(run: Run, path: Path) -> Path:
         ax.set(xscale="log", yscale="log", xlabel="rows of x_train",
                ylabel="median time per call (s)", title=title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.tight_layout()
+    handles = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="center right", fontsize="small")
+    fig.tight_layout(rect=(0, 0, 1 - 3.4 / fig.get_figwidth(), 1))  # room for the legend
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -28,6 +28,7 @@ class Placement:
     time: float        # the roofline's time for the call
     bound_by: str      # "memory" or "compute"
     fraction: float    # roofline time / the call's median: 1.0 is at the roof
+    best_fraction: float  # roofline time / the call's best round, like the roofs' own
 
 
 def roofs(run: Run) -> Roofs:
@@ -52,4 +53,5 @@ def place(bench: Benchmark, roofs: Roofs) -> Placement | None:
     if not (memory or compute):
         return None
     time = max(memory, compute)
-    return Placement(time, "memory" if memory >= compute else "compute", time / bench.median)
+    return Placement(time, "memory" if memory >= compute else "compute", time / bench.median,
+                     time / bench.min)

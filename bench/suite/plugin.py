@@ -16,16 +16,23 @@ import atexit
 import gc
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import torch
 from pytest_benchmark.utils import load_timer
 
 from bench import runs
 from bench.runs import Environment, Workload
 
-from . import cases, machine, timing
-from .mnist import SHARED_MNIST, local_mnist_dir
+from . import machine
+
+if TYPE_CHECKING:
+    import torch
+
+    from . import cases
+# torch, the kernels and the data load inside the fixtures and hooks that use
+# them: `pytest-benchmark compare`, `pytest --co` and runs of other tests load
+# this plugin too, and do not need them.
 
 # pytest-benchmark options (dest names) that ask for timings or saved results.
 TIMING_OPTIONS = ("benchmark_enable", "benchmark_only", "benchmark_autosave", "benchmark_save",
@@ -83,6 +90,8 @@ def pytest_benchmark_generate_machine_info(config):
 def pytest_benchmark_update_machine_info(config, machine_info):
     """Name the GPU (model, driver, CUDA) in runs made on one: the gate compares
     runs only within one machine."""
+    import torch
+
     device = torch.device(config.getoption("--bench-device"))
     if device.type == "cuda" and torch.cuda.is_available():
         index = device.index if device.index is not None else torch.cuda.current_device()
@@ -102,6 +111,8 @@ def _nvidia_driver() -> str:
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """Directory of the four MNIST .gz files; in CI its absence is a failure, not a skip."""
+    from .mnist import SHARED_MNIST, local_mnist_dir
+
     directory = local_mnist_dir()
     if directory is None:
         reason = ("real MNIST not found: set MNIST_DIR or run `python -m data fetch` "
@@ -123,6 +134,8 @@ def mnist(mnist_dir):
 @pytest.fixture(scope="session")
 def weights() -> torch.Tensor:
     """The lesson's layer: 784 x 10 standard-normal weights, from a fixed seed."""
+    import torch
+
     generator = torch.Generator().manual_seed(WEIGHTS_SEED)
     return torch.randn(784, 10, generator=generator)
 
@@ -139,6 +152,8 @@ def normalizer(mnist):
 
 @pytest.fixture(scope="session")
 def bench_device(request) -> torch.device:
+    import torch
+
     device = torch.device(request.config.getoption("--bench-device"))
     if device.type == "cuda" and not torch.cuda.is_available():
         pytest.skip(f"--bench-device {device}: CUDA is not available on this machine")
@@ -194,6 +209,10 @@ def timed(benchmark, request, bench_device):
     own timer, for --benchmark-max-time, and records the workload, the
     environment and the reference's name and samples in extra_info.
     """
+    import torch
+
+    from . import timing
+
     config = request.config
     clock = load_timer(config.getoption("benchmark_timer")).target
     threshold = _gate_threshold(request.node)

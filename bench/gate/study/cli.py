@@ -16,12 +16,12 @@ study again without measuring.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
+from bench import cli
 from bench.gate.ab import DEFAULT_CONFIRM, DEFAULT_MAX_TIME, DEFAULT_PROCESSES, DEFAULT_SUBSET, repository_root
 from bench.gate.compare import Settings
 
@@ -63,9 +63,7 @@ def table(result: dict, settings: Settings, blocks: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench study", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 2)[2],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.parser("python -m bench study", __doc__)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--out", type=Path, help="folder of the study (default .benchmarks/study/<time>)")
     where.add_argument("--from", dest="source", type=Path, help="judge a recorded study again")
