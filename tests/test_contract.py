@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from kernel_params import kernel_params
+import matmul
 from matmul import ContractError, Kernel, UnsupportedDtypeError
 from matmul.accuracy import check_product
 
@@ -158,3 +159,15 @@ def test_non_contiguous(kernel):
         a_before, b_before = a.clone(), b.clone()
         check_product(kernel(a, b), a, b)
         assert torch.equal(a, a_before) and torch.equal(b, b_before), f"{layout}: inputs modified"
+
+
+def test_python_m_matmul_lists_every_kernel_with_what_it_does(capsys):
+    from matmul.__main__ import main
+
+    assert main() == 0
+    listing = capsys.readouterr().out
+    for kernel in matmul.KERNELS.values():
+        assert kernel.summary, f"{kernel.name} has no docstring summary"
+        assert f"{kernel.name} " in listing and kernel.summary in listing
+    for name, reason in matmul.UNAVAILABLE.items():
+        assert f"{name}  unavailable: {reason}" in listing
