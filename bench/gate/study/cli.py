@@ -30,7 +30,7 @@ from .patches import PATCHES
 from .record import BASE, SAME, prepare_trees, record
 
 
-def table(result: dict, settings: Settings, blocks: int) -> str:
+def table(result: dict, settings: Settings, blocks: int, confirm: int = DEFAULT_CONFIRM) -> str:
     patches = list(result["effects"])
     effects = {p: sorted(((k.rpartition("::")[2], e[0]) for k, e in eff.items()
                           if e[0] >= 1 + judging.REAL_CHANGE), key=lambda ke: -ke[1])
@@ -46,7 +46,7 @@ def table(result: dict, settings: Settings, blocks: int) -> str:
               + " | wall time per comparison |")
     lines += ["", header, "|" + " --- |" * (header.count("|") - 1)]
     names = {"ours": f"ours: `python -m bench ab` ({blocks} blocks + up to "
-                     f"{DEFAULT_CONFIRM} confirming, ±{settings.threshold * 100:g} %, "
+                     f"{confirm} confirming, ±{settings.threshold * 100:g} %, "
                      f"alpha {settings.alpha:g})",
              "previous": "previous single-run gate (1 process a side, run noise 1.5 %)",
              "stock": "stock `--benchmark-compare-fail=mean:10%` (1 process a side)"}
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     result = judging.judge(folder, blocks=args.blocks, confirm=args.confirm,
                            comparisons=args.comparisons, seed=args.seed, settings=settings)
-    text = table(result, settings, args.blocks)
+    text = table(result, settings, args.blocks, args.confirm)
     print(text)
     (folder / "study.md").write_text(text + "\n", encoding="utf-8")
     (folder / "study.json").write_text(json.dumps(result, default=_tally_json, indent=1))

@@ -26,6 +26,7 @@ import numpy as np
 
 from bench import runs
 from bench.gate import decide
+from bench.gate.ab import CONFIRM_STEP
 from bench.gate.compare import Settings, compare
 
 from . import previous
@@ -96,7 +97,7 @@ def _ours(base: dict[int, runs.Run], other: dict[int, runs.Run], groups: list[in
                      if r.estimate is not None and decide.straddles(r.estimate, r.threshold)]
         if not open_keys:
             break
-        step = spare[:min(4, confirm)]
+        step = spare[:min(CONFIRM_STEP, confirm)]
         spare, confirm, used = spare[len(step):], confirm - len(step), used + len(step)
         chosen += step
         wider = {r.key: r for r in compare([base[g] for g in chosen], [other[g] for g in chosen],
