@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from pytest_benchmark.utils import get_machine_id
+
+from bench.gate.ab import snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ["-k", "rows5] and (einsum or builtin)", "--benchmark-max-time=0.05"]
@@ -34,20 +35,9 @@ def readme_commands() -> list[str]:
     return [line.split("  #")[0].strip() for line in match.group(1).splitlines() if line.strip()]
 
 
-def scratch_copy(target: Path) -> Path:
-    """The project's files (tracked and untracked, not ignored): no saved runs, no caches."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        if (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
-    return target
-
-
 @pytest.fixture
 def project(tmp_path, mnist_dir):
-    copy = scratch_copy(tmp_path / "project")
+    copy = snapshot(ROOT, tmp_path / "project")  # tracked and untracked files, no saved runs
     # A clean environment: no xdist worker markers (pytest-benchmark would turn
     # timing off), no injected slowdown, one thread (a second one makes 5-row
     # calls wait for a core whenever the other core is busy, which swings the

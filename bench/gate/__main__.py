@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from bench import cli, runs, storage
-from bench.runs import Run, RunError
+from bench.runs import Run
 
 from . import output
 from .compare import ALPHA, DETECT, NORMALIZE, THRESHOLD, RefusedError, Settings, compare, exit_code
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     except RefusedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    except (RunError, ValueError) as exc:  # RunError is a ValueError, as are bad settings
+    except ValueError as exc:  # RunError (an unusable run) or a bad setting
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     differing = sorted({d for run in [*base[1:], *candidate] for d in runs.differences(base[0], run)})

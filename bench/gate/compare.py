@@ -36,6 +36,9 @@ class Settings:
     detect: float = DETECT
     normalize: str = NORMALIZE
     allow_different_machine: bool = False
+    # alpha split over the benchmarks judged (Bonferroni), or alpha for each one
+    # (the study's per-benchmark estimate of a patch's true effect).
+    family_wise: bool = True
 
     def __post_init__(self) -> None:
         for name in ("threshold", "alpha", "detect"):
@@ -109,7 +112,8 @@ def compare(base: list[Run], candidate: list[Run], settings: Settings = Settings
     new = [k for k in dict.fromkeys(k for run in candidate for k in run.benchmarks)
            if k not in keys]
     measured = [k for k in keys if any(k in run.benchmarks for run in candidate)]
-    tail = settings.alpha / 2 / max(1, len(measured))  # Bonferroni, both tails
+    family = max(1, len(measured)) if settings.family_wise else 1
+    tail = settings.alpha / 2 / family  # both tails
     rows = []
     for key in keys:
         first_base = next(run.benchmarks[key] for run in base if key in run.benchmarks)
