@@ -4,10 +4,15 @@ A series holds one number per run, y = log of its median normalized sample
 (the gate's per-process value), in run order. A change is a step in y that
 lasts; an odd run or a slow drift is not one.
 
-Proposal: ruptures' PELT with the L1 cost (a segment's level is its median,
-so a lone outlier buys no split), segments of at least MIN_RUNS runs, penalty
-PENALTY * sigma * ln(n), sigma the per-run noise estimated robustly from
-successive differences. It may propose too much; the rule below decides.
+Proposal: ruptures' penalized kernel change point search (KernelCPD, linear
+kernel: the least-squares cost, PELT's pruned dynamic programme in C),
+segments of at least MIN_RUNS runs, penalty PENALTY * sigma^2 * ln(n), sigma
+the per-run noise estimated robustly from successive differences. Its cost
+grows with the square of a series' length, so a long series is searched in
+windows of CHUNK runs overlapping by OVERLAP (a step near one window's edge
+lies well inside the next), which keeps the cost per run constant. It may
+propose too much (a lone outlier can buy a short segment); the rule below
+decides, and its size check, on medians, ignores one odd run.
 
 A proposed boundary is a change when all of these hold:
 
@@ -50,7 +55,9 @@ from .series import Point, Series
 MIN_RUNS = 3        # a level lasts at least this many runs
 MIN_CHANGE = 0.05   # smallest step reported: the gate's threshold
 ALPHA = 0.05        # per boundary: chance that noise alone passes the significance check
-PENALTY = 2.0       # PELT's penalty, in sigma * ln(n)
+PENALTY = 2.0       # the proposal's penalty, in sigma^2 * ln(n)
+CHUNK = 250         # longest window searched at once (the search is quadratic in it)
+OVERLAP = 25        # runs shared by successive windows
 SIGMA_FLOOR = 1e-4  # so that a noiseless series still gets a penalty
 
 
@@ -88,13 +95,24 @@ def boundaries(values: np.ndarray) -> list[tuple[int, Estimate]]:
 
 
 def propose(values: np.ndarray) -> list[int]:
-    """PELT's boundaries (indexes where a segment starts), at least MIN_RUNS apart."""
-    import ruptures  # here, not at the top: it loads scipy.stats, slow for --help
+    """Proposed boundaries (indexes where a segment starts), at least MIN_RUNS apart."""
+    import ruptures  # here, not at the top: it loads scipy, slow for --help
 
     n = len(values)
-    penalty = PENALTY * noise(values) * math.log(n)
-    ends = ruptures.Pelt(model="l1", min_size=MIN_RUNS, jump=1).fit(values).predict(pen=penalty)
-    return [end for end in ends if end < n]
+    penalty = PENALTY * noise(values) ** 2 * math.log(n)
+    proposed: set[int] = set()
+    for start in range(0, max(n - OVERLAP, 1), CHUNK - OVERLAP):
+        window = values[start:start + CHUNK]
+        if len(window) < 2 * MIN_RUNS:
+            break
+        search = ruptures.KernelCPD(kernel="linear", min_size=MIN_RUNS).fit(window)
+        proposed.update(start + int(end) for end in search.predict(pen=penalty)
+                        if end < len(window))  # the last is the window's end
+    found: list[int] = []
+    for boundary in sorted(b for b in proposed if MIN_RUNS <= b <= n - MIN_RUNS):
+        if not found or boundary - found[-1] >= MIN_RUNS:  # the windows may each see one
+            found.append(boundary)
+    return found
 
 
 def noise(values: np.ndarray) -> float:
