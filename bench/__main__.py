@@ -3,6 +3,7 @@
     python -m bench run [--gate-ready] [pytest args]   the main job: timed suite, saved, ladder report
     python -m bench ab BASE [CANDIDATE] [options]      A/B regression gate between two git revisions
     python -m bench history [RUNS or DIRS] [--out DIR] every benchmark across saved runs, change points
+    python -m bench keep RUN... --into DIR             saved runs in the compact form history reads
     python -m bench study [options]                    how often the gates cry wolf and catch slowdowns
     python -m bench report [RUN] [--out DIR]           the ladder report of a saved run
     python -m bench gate BASE CANDIDATE [options]      the gate on saved runs (ids, files or folders)
@@ -18,6 +19,7 @@ COMMANDS = {
     "run": "bench.main_job",
     "ab": "bench.gate.ab",
     "history": "bench.history.__main__",
+    "keep": "bench.history.keep",
     "study": "bench.gate.study.cli",
     "report": "bench.report.__main__",
     "gate": "bench.gate.__main__",

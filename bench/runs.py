@@ -128,7 +128,12 @@ def resolve_normalization(mode: str, baseline: Benchmark) -> str:
         raise ValueError(f"unknown normalization {mode!r}; expected one of {NORMALIZATIONS}")
     if mode != "auto":
         return mode
-    return "none" if baseline.span > MAX_PAIR_SPAN else "pair"
+    return auto_normalization(baseline.span)
+
+
+def auto_normalization(span: float) -> str:
+    """What auto means for a benchmark whose call lasts `span` times its reference."""
+    return "none" if span > MAX_PAIR_SPAN else "pair"
 
 
 @dataclass(frozen=True)

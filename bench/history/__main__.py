@@ -2,19 +2,25 @@
 
     python -m bench history [RUNS or DIRS ...] [--out reports/history] [--storage .benchmarks]
 
-RUNS are saved runs' ids as pytest-benchmark names them (0007), run files or
-folders of runs; without any, every run saved for this machine under the
-storage folder. Per benchmark, a series over runs in commit order, each point
-the run's median normalized time (normalized as the gate does) with its exact
-interval; runs from different machines or environments are never mixed: each
-machine gets its own series. A change is a new level that lasts at least 3
-runs, moves by at least 5 % across its boundary, is a step rather than a
-drift, and is significant between the adjacent levels (bench/history/changes.py).
+RUNS are saved runs' ids as pytest-benchmark names them (0007), run files,
+kept runs (`bench keep`: .parquet files), folders holding either or both,
+or locations of kept runs for DuckDB: globs and URLs (s3://bucket/runs/*.parquet,
+https://...); without any, every run saved for this machine under the
+storage folder. Kept and saved runs give the same points; a saved run that
+is also kept is read once. Per benchmark, a series over runs in commit order,
+each point the run's median normalized time (normalized as the gate does)
+with its exact interval; runs from different machines or environments are
+never mixed: each machine gets its own series. A change is a new level that
+lasts at least 3 runs, moves by at least 5 % across its boundary, is a step
+rather than a drift, and is significant between the adjacent levels
+(bench/history/changes.py).
 
 Writes OUT/history.md (the changes, newest first, then a trend plot per
 group), OUT/history.json (the changes: benchmark, run, commit, ratio,
-interval) and a PNG per benchmark group. Exit status: 0 written (changes or
-not); 2 no usable runs. Needs ruptures and matplotlib (the `history` extra).
+interval) and OUT/history.html (one self-contained page: a chart per
+group, changes marked, hover for commit, ratio and interval); with --png
+also a PNG per benchmark group of its newest runs, for a CI job summary. Exit status: 0 written (changes or not); 2 no usable runs.
+Needs ruptures, matplotlib, pyarrow and duckdb (the `history` extra).
 """
 from __future__ import annotations
 
@@ -23,25 +29,65 @@ import sys
 from pathlib import Path
 
 from bench import cli, runs, storage
+from bench.exitcodes import Exit
 from bench.runs import RunError
 
-from .analyze import analyze
-from .output import text, write
+from .plot import PLOTTED_RUNS
 
 DEFAULT_OUT = Path("reports/history")
 
 
+def sources(specs: list[str], storage_folder: str) -> tuple[list[str], list[Path]]:
+    """(locations of kept runs for DuckDB, saved run files) that the specs name, or
+    every run saved for this machine; RunError when none."""
+    from .store import KEPT_SUFFIX, is_location
+
+    if not specs:
+        saved = storage.saved_runs(storage_folder)
+        if not saved:
+            raise RunError(f"no saved runs for this machine under {storage_folder}/: run the "
+                           "benchmarks with --benchmark-autosave --benchmark-save-data first "
+                           "(python -m bench run does), or name runs or folders")
+        return [], saved
+    kept: list[str] = []
+    saved = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            inside = sorted(str(p) for p in path.glob(f"*{KEPT_SUFFIX}") if p.is_file())
+            files = sorted(p for p in path.glob("*.json") if p.is_file())
+            if not inside and not files:
+                raise RunError(f"{path}: a folder with no saved runs (*.json) or kept runs "
+                               f"(*{KEPT_SUFFIX}) in it")
+            kept += inside
+            saved += files
+        elif is_location(spec):
+            if "://" not in spec and not any(c in spec for c in "*?[") and not path.is_file():
+                raise RunError(f"{path}: no such file")
+            kept.append(spec)
+        else:
+            saved += storage.resolve(spec, storage_folder)
+    return list(dict.fromkeys(kept)), list(dict.fromkeys(saved))
+
+
 def run_paths(specs: list[str], storage_folder: str) -> list[Path]:
-    """The runs named, or every run saved for this machine; RunError when none."""
-    if specs:
-        paths = [p for spec in specs for p in storage.resolve(spec, storage_folder)]
-        return list(dict.fromkeys(paths))
-    saved = storage.saved_runs(storage_folder)
-    if not saved:
-        raise RunError(f"no saved runs for this machine under {storage_folder}/: run the "
-                       "benchmarks with --benchmark-autosave --benchmark-save-data first "
-                       "(python -m bench run does), or name runs or folders")
-    return saved
+    """The saved run files the specs name (kept runs aside)."""
+    return sources(specs, storage_folder)[1]
+
+
+def saved_rows(saved: list[Path]):
+    """The saved runs' kept rows, each run summarized in turn (its raw samples are not
+    held longer), and how many benchmarks were left out for want of samples."""
+    import pyarrow as pa
+
+    from .kept import KEPT_SCHEMA, summarize
+
+    tables, skipped = [], 0
+    for path in saved:
+        table, left_out = summarize(runs.load(path))
+        tables.append(table)
+        skipped += left_out
+    return (pa.concat_tables(tables) if tables else KEPT_SCHEMA.empty_table()), skipped
 
 
 def parser() -> argparse.ArgumentParser:
@@ -51,6 +97,9 @@ def parser() -> argparse.ArgumentParser:
                         "for this machine under --storage)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help=f"output folder (default {DEFAULT_OUT})")
+    p.add_argument("--png", action="store_true",
+                   help=f"also a PNG per group of the newest {PLOTTED_RUNS} runs (for a CI job "
+                        "summary; history.html shows every run)")
     p.add_argument("--storage", default=str(storage.DEFAULT_STORAGE),
                    help="pytest-benchmark's storage folder (default .benchmarks)")
     return p
@@ -59,14 +108,22 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        history = analyze([runs.load(p) for p in run_paths(args.runs, args.storage)])
+        from .analyze import analyze_kept
+        from .output import text, write
+    except ImportError as exc:
+        print(f"error: bench history needs the history extra (pip install -e '.[history]'): "
+              f"{exc}", file=sys.stderr)
+        return Exit.USAGE
+    try:
+        kept, saved = sources(args.runs, args.storage)
+        history = analyze_kept(kept, *saved_rows(saved))
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     print(text(history))
-    md, js, *plots = write(history, args.out)
-    print(f"wrote {md}, {js} and {len(plots)} plot(s)")
-    return 0
+    md, js, page, *plots = write(history, args.out, png=args.png)
+    print(f"wrote {md}, {js}, {page}" + (f" and {len(plots)} plot(s)" if args.png else ""))
+    return Exit.OK
 
 
 if __name__ == "__main__":

@@ -56,8 +56,8 @@ MIN_RUNS = 3        # a level lasts at least this many runs
 MIN_CHANGE = 0.05   # smallest step reported: the gate's threshold
 ALPHA = 0.05        # per boundary: chance that noise alone passes the significance check
 PENALTY = 2.0       # the proposal's penalty, in sigma^2 * ln(n)
-CHUNK = 250         # longest window searched at once (the search is quadratic in it)
-OVERLAP = 25        # runs shared by successive windows
+CHUNK = 160         # longest window searched at once (the search is quadratic in it)
+OVERLAP = 20        # runs shared by successive windows
 SIGMA_FLOOR = 1e-4  # so that a noiseless series still gets a penalty
 
 
@@ -70,7 +70,7 @@ class Change:
 
     @property
     def point(self) -> Point:
-        return self.series.points[self.index]
+        return self.series.point(self.index)
 
 
 def detect(series: Series) -> list[Change]:

@@ -1,4 +1,4 @@
-"""The history as history.md, history.json, a PNG per group, and a short text."""
+"""The history as history.md, history.json, history.html, a PNG per group, and a short text."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,8 @@ from . import changes as rule
 from .analyze import History, MachineHistory
 from .changes import Change
 from .interval import CONFIDENCE
-from .plot import plot_group
+from .page import write_page
+from .plot import PLOTTED_RUNS, plot_group
 from .series import commit_label, when
 
 def _change_text(change: Change) -> str:
@@ -114,17 +115,22 @@ def markdown(history: History, plots: dict[tuple[int, str], str]) -> str:
     else:
         lines.append("No changes found.")
     short = [s for m in history.machines for s in m.series
-             if len(s.points) < 2 * rule.MIN_RUNS]
+             if len(s.values) < 2 * rule.MIN_RUNS]
     if short:
         lines += ["", f"{len(short)} series hold fewer than {2 * rule.MIN_RUNS} runs: plotted, "
                   "not searched for changes."]
-    skipped = sum(m.without_samples for m in history.machines)
+    skipped = history.without_samples
     if skipped:
         lines += ["", f"{skipped} benchmark results were saved without raw samples "
                   "(--benchmark-save-data) or a paired reference: left out."]
+    if not plots:
+        lines += ["", "## Trends", "", "A chart per group, every run: history.html "
+                  "(self-contained; open it in a browser). PNGs: --png."]
+        return "\n".join(lines)
     lines += ["", "## Trends", "",
+              f"The newest {PLOTTED_RUNS} runs of each machine (history.html shows every run). "
               "Each line relative to its first level (the median of its runs before its "
-              "first change); error bars: each run's interval; circles and dotted lines: "
+              "first change); shaded: each run's interval; circles and dotted lines: "
               "the first run of a new level.", ""]
     for m in history.machines:
         for group in groups(m):
@@ -149,13 +155,14 @@ def text(history: History) -> str:
     return "\n".join(lines)
 
 
-def write(history: History, out: Path) -> list[Path]:
-    """history.md, history.json and the plots under out; the paths written."""
+def write(history: History, out: Path, png: bool = False) -> list[Path]:
+    """history.md, history.json, history.html and (png) a PNG per group under out;
+    the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     several = len(history.machines) > 1
     plots: dict[tuple[int, str], str] = {}
     written = []
-    for m in history.machines:
+    for m in history.machines if png else []:
         for group, indexes in groups(m).items():
             name = plot_name(group, m, several)
             plots[m.machine.number, group] = name
@@ -166,4 +173,4 @@ def write(history: History, out: Path) -> list[Path]:
     md, js = out / "history.md", out / "history.json"
     md.write_text(markdown(history, plots), encoding="utf-8")
     js.write_text(json.dumps(as_json(history), indent=2) + "\n", encoding="utf-8")
-    return [md, js, *written]
+    return [md, js, write_page(history, out / "history.html"), *written]
