@@ -28,11 +28,13 @@ def benchmark_names() -> list[tuple[str, str]]:
 
 
 def kept_table(runs: int, *, step_at: int | None = None, step: float = 1.10,
-               stepped: int = 0, kinds: int = 2, sigma: float = 0.01, seed: int = 0) -> pa.Table:
+               stepped: int = 0, kinds: int = 2, sigma: float = 0.01, seed: int = 0,
+               benchmarks: int | None = None) -> pa.Table:
     """Every run's rows in one table, run after run; with step_at, benchmark number
-    `stepped` on the first machine kind is `step` times slower from that run index on."""
+    `stepped` on the first machine kind is `step` times slower from that run index on.
+    benchmarks: only the first that many of the suite's."""
     rng = np.random.default_rng(seed)
-    names = benchmark_names()
+    names = benchmark_names()[:benchmarks]
     count = len(names)
     base = np.exp(rng.uniform(-2, 3, count))
     values = base * rng.lognormal(0.0, sigma, (runs, count))
