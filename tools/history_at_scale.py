@@ -4,7 +4,8 @@
 
 For each count: a synthetic store (tests/synthetic_kept.py: 61 benchmarks,
 runs alternating between 2 machine kinds, a +10 % step injected on one
-benchmark of the first kind at 60 % of the runs), then `python -m bench
+benchmark of the first kind at 60 % of the runs), one file per run, then the
+same packed into one file (bench keep --pack); over each, `python -m bench
 history STORE` under /usr/bin/time -v: wall time, peak RSS, and whether
 exactly the injected step was reported. With --formats, the same rows kept
 one file per run as Parquet (read by DuckDB, and by pyarrow), JSON lines
@@ -30,6 +31,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 import synthetic_kept  # noqa: E402
+from bench.history import store  # noqa: E402
 from bench.history.kept import KEPT_SCHEMA  # noqa: E402
 
 
@@ -47,26 +49,32 @@ def timed_history(store: Path, out: Path) -> dict:
 
 
 def scale(counts: list[int], work: Path) -> None:
-    print("| runs | machine kinds | benchmarks | store files | store size | build | "
-          "`bench history` wall | per 1 000 runs | peak RSS | changes reported |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| runs | store | files | size | build | `bench history` wall | per 1 000 runs | "
+          "peak RSS | changes reported |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    names = synthetic_kept.benchmark_names()
     for count in counts:
-        store = work / f"store-{count}"
-        started = time.perf_counter()
+        folder = work / f"store-{count}"
         at = int(count * 0.6) // 2 * 2  # a run of the first kind
-        paths = synthetic_kept.write_store(store, count, step_at=at)
-        built = time.perf_counter() - started
-        size = sum(p.stat().st_size for p in paths)
-        measured = timed_history(store, work / f"out-{count}")
-        found = [(c["benchmark"].rpartition("::")[2], c["run"], round(c["ratio"], 3))
-                 for c in measured["changes"]]
-        names = synthetic_kept.benchmark_names()
+        started = time.perf_counter()
+        synthetic_kept.write_store(folder, count, step_at=at)
+        built = {"single-run files": time.perf_counter() - started}
         expected = [(names[0][1], f"{at + 1:05d}")]
-        exact = [(name, run) for name, run, _ in found] == expected
-        print(f"| {count} | 2 | {len(names)} | {len(paths)} | {size / 1e6:.1f} MB | "
-              f"{built:.1f} s | {measured['wall_s']:.2f} s | "
-              f"{measured['wall_s'] / count * 1000:.2f} s | {measured['rss_mb']:.0f} MB | "
-              f"{'exactly the injected step' if exact else 'NOT exact'}: {found} |")
+        for layout in ("single-run files", "packed"):
+            if layout == "packed":
+                started = time.perf_counter()
+                store.pack(folder, 1)
+                built[layout] = time.perf_counter() - started
+            files = list(folder.glob("*.parquet"))
+            measured = timed_history(folder, work / f"out-{count}")
+            found = [(c["benchmark"].rpartition("::")[2], c["run"], round(c["ratio"], 3))
+                     for c in measured["changes"]]
+            exact = [(name, run) for name, run, _ in found] == expected
+            print(f"| {count} | {layout} | {len(files)} | "
+                  f"{sum(p.stat().st_size for p in files) / 1e6:.1f} MB | {built[layout]:.1f} s | "
+                  f"{measured['wall_s']:.2f} s | {measured['wall_s'] / count * 1000:.2f} s | "
+                  f"{measured['rss_mb']:.0f} MB | "
+                  f"{'exactly the injected step' if exact else 'NOT exact'}: {found} |", flush=True)
 
 
 def formats(count: int, work: Path) -> None:
@@ -91,8 +99,8 @@ def formats(count: int, work: Path) -> None:
 
     def parquet_duckdb():
         files = sorted(str(p) for p in folders["parquet"].glob("*.parquet"))
-        return duckdb.connect().execute("SELECT * FROM read_parquet(?)", [files]
-                                        ).to_arrow_table()
+        return duckdb.connect().sql("SELECT * FROM read_parquet($1)", params=[files]
+                                    ).to_arrow_table()
 
     def parquet_pyarrow():
         return pa.concat_tables(pq.read_table(p) for p in sorted(folders["parquet"].iterdir()))
@@ -103,7 +111,7 @@ def formats(count: int, work: Path) -> None:
         return pa.Table.from_pylist(rows, schema=KEPT_SCHEMA)
 
     def jsonl_duckdb():
-        return duckdb.connect().execute(
+        return duckdb.connect().sql(
             f"SELECT * FROM read_json('{folders['jsonl']}/*.jsonl', format='newline_delimited')"
         ).to_arrow_table()
 
@@ -131,7 +139,8 @@ def formats(count: int, work: Path) -> None:
         started = time.perf_counter()
         rows = reader().num_rows
         elapsed = time.perf_counter() - started
-        assert rows == count * 61, (name, rows)
+        if rows != count * 61:
+            raise SystemExit(f"{name} read {rows} rows, expected {count * 61}")
         how = reader.__name__.split("_")[1]
         print(f"| {name} | {how} | {per_run / 1000:.1f} kB | {elapsed:.2f} s |")
 

@@ -15,7 +15,6 @@ by the same call as a folder here (README, "History").
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,8 +45,7 @@ def write(table: pa.Table, folder: Path, run_id: str) -> Path:
     """folder/<run_id>.parquet, whole or not at all (written beside it, then renamed)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run_id}{KEPT_SUFFIX}"
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{run_id}.", suffix=".tmp")
-    os.close(handle)
+    temporary = folder / f".{run_id}.{os.getpid()}.tmp"  # beside it, with the usual mode
     try:
         pq.write_table(table, temporary, compression="zstd")
         os.replace(temporary, path)
