@@ -1,6 +1,7 @@
 """Every benchmark across saved runs, with the changes in its level.
 
-    python -m bench history [RUNS or DIRS ...] [--out reports/history] [--storage .benchmarks]
+    python -m bench history [RUNS, DIRS or LOCATIONS ...] [--out reports/history] [--png]
+                            [--storage .benchmarks]
 
 RUNS are saved runs' ids as pytest-benchmark names them (0007), run files,
 kept runs (`bench keep`: .parquet files), folders holding either or both,
@@ -15,12 +16,13 @@ lasts at least 3 runs, moves by at least 5 % across its boundary, is a step
 rather than a drift, and is significant between the adjacent levels
 (bench/history/changes.py).
 
-Writes OUT/history.md (the changes, newest first, then a trend plot per
-group), OUT/history.json (the changes: benchmark, run, commit, ratio,
-interval) and OUT/history.html (one self-contained page: a chart per
-group, changes marked, hover for commit, ratio and interval); with --png
-also a PNG per benchmark group of its newest runs, for a CI job summary. Exit status: 0 written (changes or not); 2 no usable runs.
-Needs ruptures, matplotlib, pyarrow and duckdb (the `history` extra).
+Writes OUT/history.md (the changes, newest first), OUT/history.json (the
+changes: benchmark, run, commit, ratio, interval) and OUT/history.html (one
+self-contained page: a chart per group, changes marked, hover for commit,
+ratio and interval); with --png also a PNG per benchmark group of its newest
+runs, shown in history.md, for a CI job summary. Exit status: 0 written
+(changes or not); 2 no usable runs. Needs ruptures, matplotlib, pyarrow and
+duckdb (the `history` extra).
 """
 from __future__ import annotations
 
@@ -31,8 +33,6 @@ from pathlib import Path
 from bench import cli, runs, storage
 from bench.exitcodes import Exit
 from bench.runs import RunError
-
-from .plot import PLOTTED_RUNS
 
 DEFAULT_OUT = Path("reports/history")
 
@@ -98,8 +98,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--png", action="store_true",
-                   help=f"also a PNG per group of the newest {PLOTTED_RUNS} runs (for a CI job "
-                        "summary; history.html shows every run)")
+                   help="also a PNG per group of its newest runs (for a CI job summary; "
+                        "history.html shows every run)")
     p.add_argument("--storage", default=str(storage.DEFAULT_STORAGE),
                    help="pytest-benchmark's storage folder (default .benchmarks)")
     return p
