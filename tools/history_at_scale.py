@@ -126,14 +126,33 @@ def formats(count: int, work: Path) -> None:
             record["dirty"] = bool(record["dirty"])
         return pa.Table.from_pylist(records, schema=KEPT_SCHEMA)
 
-    print(f"\n{count} runs x 61 benchmarks, one file per run:\n")
+    whole = pa.concat_tables(table for _, table in tables)
+    packs = work / "format-packs"
+    packs.mkdir(exist_ok=True)
+    pq.write_table(whole, packs / "pack.parquet", compression="zstd")
+    with open(packs / "pack.jsonl", "w") as handle:
+        for row in whole.to_pylist():
+            handle.write(json.dumps(row) + "\n")
+
+    def pack_parquet_duckdb():
+        return duckdb.connect().sql(f"SELECT * FROM read_parquet('{packs}/pack.parquet')"
+                                    ).to_arrow_table()
+
+    def pack_jsonl_duckdb():
+        return duckdb.connect().sql(
+            f"SELECT * FROM read_json('{packs}/pack.jsonl', format='newline_delimited')"
+        ).to_arrow_table()
+
+    print(f"\n{count} runs x 61 benchmarks, one file per run, then all in one pack:\n")
     print("| format | read by | bytes per run | read every run into one table |")
     print("| --- | --- | ---: | ---: |")
     for name, reader, folder in [("Parquet (zstd)", parquet_duckdb, "parquet"),
                                  ("Parquet (zstd)", parquet_pyarrow, "parquet"),
                                  ("JSON lines", jsonl_python, "jsonl"),
                                  ("JSON lines", jsonl_duckdb, "jsonl"),
-                                 ("SQLite", sqlite_python, "sqlite")]:
+                                 ("SQLite", sqlite_python, "sqlite"),
+                                 ("Parquet (zstd), one pack", pack_parquet_duckdb, "parquet"),
+                                 ("JSON lines, one pack", pack_jsonl_duckdb, "jsonl")]:
         files = list(folders[folder].iterdir())
         per_run = sum(p.stat().st_size for p in files) / len(files)
         started = time.perf_counter()
@@ -141,7 +160,10 @@ def formats(count: int, work: Path) -> None:
         elapsed = time.perf_counter() - started
         if rows != count * 61:
             raise SystemExit(f"{name} read {rows} rows, expected {count * 61}")
-        how = reader.__name__.split("_")[1]
+        how = reader.__name__.split("_")[-1]
+        if "pack" in name:
+            pack = packs / ("pack.parquet" if folder == "parquet" else "pack.jsonl")
+            per_run = pack.stat().st_size / count
         print(f"| {name} | {how} | {per_run / 1000:.1f} kB | {elapsed:.2f} s |")
 
 

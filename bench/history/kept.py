@@ -17,7 +17,6 @@ import json
 
 import pyarrow as pa
 
-from bench import runs
 from bench.runs import MACHINE_FIELDS, Run
 
 from .interval import median_interval
