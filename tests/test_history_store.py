@@ -94,6 +94,8 @@ def test_keep_refuses_a_run_without_samples_and_writes_nothing(stepped, tmp_path
     assert "no such file" in capsys.readouterr().err
     assert bench_main(["keep", "--into", str(tmp_path)]) == 2
     assert "--pack" in capsys.readouterr().err
+    assert bench_main(["keep", str(good), "--into", str(good)]) == 2
+    assert "not a folder" in capsys.readouterr().err
 
 
 def test_an_unreadable_kept_file_is_one_clear_error(tmp_path, capsys):

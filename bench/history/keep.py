@@ -65,7 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return Exit.USAGE
-    written = [store.write(table, args.into, run_id) for run_id, table in tables]
+    if args.into.exists() and not args.into.is_dir():
+        print(f"error: --into {args.into}: not a folder", file=sys.stderr)
+        return Exit.USAGE
+    try:
+        written = [store.write(table, args.into, run_id) for run_id, table in tables]
+    except OSError as exc:
+        print(f"error: cannot write kept runs into {args.into}: {exc}", file=sys.stderr)
+        return Exit.USAGE
     total = sum(p.stat().st_size for p in written)
     if written:
         print(f"kept {len(written)} run(s) into {args.into} ({total / 1000:.1f} kB)")
