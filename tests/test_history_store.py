@@ -203,6 +203,43 @@ def test_history_html_draws_its_charts_in_headless_chromium(tmp_path):
     assert blue.sum() > 200  # the first kernel's line and legend swatch, drawn
 
 
+HOVER = """<!DOCTYPE html><html><body>
+<iframe id="page" src="history.html" width="1000" height="800"></iframe><pre id="out"></pre>
+<script>
+document.getElementById('page').onload = () => {
+  const page = document.getElementById('page').contentDocument;
+  const data = JSON.parse(page.getElementById('history-data').textContent);
+  const chart = data.charts.find(c => c.series.some(s => s.changes.length));
+  const series = chart.series.find(s => s.changes.length);
+  const at = series.x[series.changes[0].index], n = data.machines[chart.machine].runs.length - 1;
+  const svg = page.getElementById(chart.id), box = svg.getBoundingClientRect();
+  const x = 60 + (960 - 60 - 160) * at / n;  // page.py's plot area: L, W - R
+  svg.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientY: box.top + 40,
+                                                 clientX: box.left + x * box.width / 960}));
+  document.getElementById('out').textContent = page.getElementById('tip').textContent;
+};
+</script></body></html>"""
+
+
+@pytest.mark.skipif(chromium() is None, reason="no chromium on PATH: the page is checked in "
+                    "headless Chromium (Debian: apt-get install chromium)")
+def test_hovering_a_change_shows_its_run_commit_ratio_and_interval(tmp_path):
+    documents = series_documents(12, step(6, 1.15))
+    folder = saved_folder(tmp_path / "runs", documents)
+    assert history_main([str(folder), "--out", str(tmp_path / "out")]) == 0
+    wrapper = tmp_path / "out" / "hover.html"
+    wrapper.write_text(HOVER)
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                          "--allow-file-access-from-files", f"--user-data-dir={tmp_path / 'p'}",
+                          "--dump-dom", wrapper.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    tip = dom.split('<pre id="out">')[1].split("</pre>")[0]
+    [change] = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert f"run {change['run']}" in tip and f"commit {change['commit'][:10]}" in tip
+    assert "einsum: ratio " in tip and "[" in tip
+    assert f"change {(change['ratio'] - 1) * 100:+.1f} %" in tip
+
+
 def test_history_html_is_written_without_a_browser(tmp_path):
     table = synthetic_kept.kept_table(40, step_at=20)
     pq.write_table(table, tmp_path / "pack.parquet")
