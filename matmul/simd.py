@@ -234,6 +234,44 @@ def dot_block(typingctx, a, i0, bt, j0, kv, ahead, count, rows, cols):
 
 
 @intrinsic
+def fma_chains(typingctx, x, y, iterations, chains):
+    """The FMA-throughput microkernel: C vector accumulators (C carried by the
+    type of `chains`, a tuple of C zeros), each run `iterations` times through
+    acc = acc * x + y, all in registers; returns the sum of every lane of every
+    accumulator. The chains are independent, so with C at least the FMA
+    latency times the FMA units, the loop runs at the core's FMA throughput.
+    With x = 1 and y a power of two the sum is exact: C * lanes * iterations * y."""
+    if not (isinstance(x, types.Float) and x == y and isinstance(iterations, types.Integer)
+            and isinstance(chains, types.UniTuple)):
+        return None
+    vec = vector_of(x)
+    count = chains.count
+
+    def codegen(context, builder, signature, args):
+        intp = context.get_value_type(types.intp)
+        vty = context.get_value_type(vec)
+        n = _intp(context, builder, args[2], signature.args[2])
+        xv, yv = (_splat(builder, vty, vec.lanes, value) for value in args[:2])
+        accs = [cgutils.alloca_once_value(builder, ir.Constant(vty, None)) for _ in range(count)]
+        with _loop(builder, intp(0), n, intp(1)):
+            for acc in accs:
+                builder.store(_fma(builder, vec, builder.load(acc), xv, yv), acc)
+        total = builder.load(accs[0])
+        for acc in accs[1:]:
+            total = _add(builder, vec, total, builder.load(acc))
+        return _horizontal_sum(builder, vec, total)
+
+    return x(x, y, iterations, chains), codegen
+
+
+def _splat(builder, vty, count, value):
+    one = builder.insert_element(ir.Constant(vty, ir.Undefined), value,
+                                 ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(ir.IntType(32), count),
+                                                        [0] * count))
+
+
+@intrinsic
 def lanes(typingctx, a):
     """Lanes of one vector of a's dtype (a compile-time constant)."""
     if not isinstance(a, types.Array):
@@ -289,11 +327,7 @@ def vsplat(typingctx, a, x):
 
     def codegen(context, builder, signature, args):
         value = context.cast(builder, args[1], signature.args[1], vec.dtype)
-        vty = context.get_value_type(vec)
-        one = builder.insert_element(ir.Constant(vty, ir.Undefined), value,
-                                     ir.Constant(ir.IntType(32), 0))
-        mask = ir.Constant(ir.VectorType(ir.IntType(32), vec.lanes), [0] * vec.lanes)
-        return builder.shuffle_vector(one, one, mask)
+        return _splat(builder, context.get_value_type(vec), vec.lanes, value)
 
     return vec(a, x), codegen
 
@@ -498,6 +532,51 @@ def forward(x, w1, b1, weights, biases, out, threads, ahead, rows, cols):
             _later_layers(h, g, padded, out, i0, count)
 
 
+@_jit(parallel=True)
+def fma_peak(x, y, iterations, out, chains):
+    # The compute roof: one fma_chains loop per entry of out, one entry per thread.
+    for part in numba.prange(out.shape[0]):
+        out[part] = fma_chains(x, y, iterations, chains)
+
+
+# Vectors (of v's rows) summed in float32 before their sum joins a float64
+# total: each lane's float32 sum then has at most 256 terms.
+READ_BLOCK = 1024
+
+
+@_jit(parallel=True)
+def read_sum(v, tail, out):
+    # The memory roof's wide-load read: v is the data as whole vectors (one a
+    # row), tail the elements past them. Each entry of out (float64) sums its
+    # share of v's rows, READ_BLOCK rows at a time in four vector
+    # accumulators, so loads never wait on an add.
+    m = v.shape[0]
+    parts = out.shape[0]
+    for part in numba.prange(parts):
+        lo, hi = _share(part, parts, m)
+        total = 0.0
+        i = lo
+        while i < hi:
+            end = min(i + READ_BLOCK, hi)
+            acc0 = acc1 = acc2 = acc3 = vsplat(v, 0)
+            while i + 4 <= end:
+                acc0 = vadd(acc0, vload(v, i, 0))
+                acc1 = vadd(acc1, vload(v, i + 1, 0))
+                acc2 = vadd(acc2, vload(v, i + 2, 0))
+                acc3 = vadd(acc3, vload(v, i + 3, 0))
+                i += 4
+            while i < end:
+                acc0 = vadd(acc0, vload(v, i, 0))
+                i += 1
+            acc = vadd(vadd(acc0, acc1), vadd(acc2, acc3))
+            for lane in range(lanes(v)):
+                total += vlane(acc, lane)
+        if part == 0:
+            for p in range(tail.shape[0]):
+                total += tail[p]
+        out[part] = total
+
+
 # The same loops on one thread, for products too small to pay for waking the
 # thread pool.
 def _renamed(fn, name):
@@ -510,8 +589,10 @@ def _renamed(fn, name):
 
 blocked_serial = _jit()(_renamed(blocked.py_func, "blocked_serial"))
 forward_serial = _jit()(_renamed(forward.py_func, "forward_serial"))
+read_sum_serial = _jit()(_renamed(read_sum.py_func, "read_sum_serial"))
 
 
 __all__ = ["FEATURES", "VECTOR_BYTES", "VECTOR_REGISTERS", "Vector", "blocked", "blocked_serial",
-           "dot_block", "forward", "forward_serial", "lanes", "vadd", "vector_of", "vfma", "vlane",
+           "dot_block", "fma_chains", "fma_peak", "forward", "forward_serial", "lanes",
+           "read_sum", "read_sum_serial", "vadd", "vector_of", "vfma", "vlane",
            "vload", "vrelu", "vsplat", "vstore"]

@@ -15,10 +15,12 @@ PEAK = 100e9          # flop/s of the synthetic peak product
 READ_RATE = 10e9      # bytes/s of one read of x
 
 
-def entry(suite: str, kernel: str, rows: int, median: float, flops: int, size: int) -> dict:
-    info = runs.extra_info(Workload(suite, kernel, rows, flops, size),
+def entry(suite: str, kernel: str, rows: int, median: float, flops: int, size: int,
+          params: dict | None = None) -> dict:
+    info = runs.extra_info(Workload(suite, kernel, rows, flops, size, params or {}),
                            Environment("2.13.0+cpu", 2, "cpu"), "builtin", None)
-    name = f"test_{suite}[{kernel}-rows{rows}]"
+    tags = "".join(f"-{value}" for value in (params or {}).values())
+    name = f"test_{suite}[{kernel}{tags}-rows{rows}]"
     return {"name": name, "fullname": f"tests/benchmarks/x.py::{name}",
             "stats": {"median": median, "mean": median, "min": median}, "extra_info": info}
 
@@ -28,9 +30,16 @@ def matmul(kernel: str, rows: int, median: float) -> dict:
                  (rows * 784 + 7840 + rows * 10) * 4)
 
 
-def read_x(rows: int) -> dict:
+def read_x(rows: int, rate: float = READ_RATE, reader: str = "torch", threads: int = 2) -> dict:
     size = rows * 784 * 4
-    return entry("roofline", "read_x", rows, size / READ_RATE, rows * 784, size)
+    return entry("roofline", "read_x", rows, size / rate, rows * 784, size,
+                 {"reader": reader, "threads": threads})
+
+
+def fma_peak(rate: float) -> dict:
+    flops = 2 * 2 * 30 * 16 * 65536
+    return entry("roofline", "fma_peak", 0, flops / rate, flops, 0,
+                 {"isa": "avx512f", "lanes": 16, "chains": 30, "threads": 2})
 
 
 def forward(kernel: str, rows: int, median: float) -> dict:
@@ -42,15 +51,17 @@ def peak() -> dict:
     return entry("roofline", "peak_gemm", 2048, flops / PEAK, flops, 3 * 2048 ** 2 * 4)
 
 
-@pytest.fixture
-def run():
-    document = {"datetime": "2026-11-29T00:00:00",
+RUN_DOCUMENT = {"datetime": "2026-11-29T00:00:00",
                 "machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2}},
                 "benchmarks": [matmul("three_loops", 5, 0.3), matmul("builtin", 5, 3e-6),
                                matmul("einsum", 5, 1.2e-5), read_x(5), read_x(50),
                                matmul("builtin", 50, 6e-6), matmul("einsum", 50, 3e-5),
                                forward("builtin", 50, 1e-4), forward("einsum", 50, 2e-4), peak()]}
-    return runs.parse(document, "run.json")
+
+
+@pytest.fixture
+def run():
+    return runs.parse(json.loads(json.dumps(RUN_DOCUMENT)), "run.json")
 
 
 def rows_of(markdown: str, heading: str) -> dict[str, list[str]]:
@@ -87,10 +98,75 @@ def test_forward_table_and_summary_state_the_targets(run):
     share = 2 * 50 * 39700 / 1e-4 / PEAK
     assert table["builtin"][2:4] == [f"{share * 100:.0f} %", "compute"]
     summary = "\n".join(ladder.roofline_summary(run))
-    assert (f"best builtin at {share * 100:.0f} % of the compute peak at its best round, "
-            f"{share * 100:.0f} % at its median") in summary
+    assert (f"best builtin at {share * 100:.0f} % of the compute roof at its median, "
+            f"{share * 100:.0f} % at its best round") in summary
     assert "misses the 80 % target" in summary
     assert "x_train[:50] @ weights: best builtin at" in summary
+    assert "no FMA microkernel in this run: the roof is the library's" in summary
+
+
+def test_the_fma_microkernel_is_the_compute_roof_with_the_library_beside_it(run):
+    """With the FMA microkernel in the run, it is the roof; the builtin GEMM is
+    reported as a share of it."""
+    document = {"benchmarks": [b for b in json.loads(json.dumps(RUN_DOCUMENT))["benchmarks"]]
+                + [fma_peak(4 * PEAK)]}
+    with_fma = runs.parse(document, "run.json")
+    machine = roofs(with_fma)
+    assert machine.peak == pytest.approx(4 * PEAK) and machine.library_peak == pytest.approx(PEAK)
+    summary = "\n".join(ladder.roofline_summary(with_fma))
+    assert "compute roof: 400 GFLOP/s (the FMA microkernel in avx512f: 16 lanes" in summary
+    assert "the best library GEMM: builtin peak_gemm at 100 GFLOP/s, 25 % of it" in summary
+    table = rows_of(ladder.forward_tables(with_fma), "x_train[:50]")
+    roof = max(2 * 50 * 39700 / (4 * PEAK), 50 * 784 * 4 / READ_RATE)
+    assert table["builtin"][2] == f"{roof / 1e-4 * 100:.0f} %"
+
+
+def test_the_memory_roof_is_the_best_reader_and_names_it():
+    document = {"benchmarks": [read_x(50, READ_RATE, "torch", 1), read_x(50, 3 * READ_RATE, "numba", 2),
+                               read_x(50, 2 * READ_RATE, "torch", 2), matmul("builtin", 50, 6e-5)]}
+    machine = roofs(runs.parse(document, "run.json"))
+    assert machine.bandwidth == {50: pytest.approx(3 * READ_RATE)}
+    assert (machine.reads[50].reader, machine.reads[50].threads) == ("numba", 2)
+    summary = "\n".join(ladder.roofline_summary(runs.parse(document, "run.json")))
+    assert "memory roof: 30 GB/s (one read of x_train[:50] by numba's read on 2 thread(s)" in summary
+
+
+def test_a_kernel_beating_an_artificially_low_roof_is_a_warning_not_a_target_met():
+    """A compute roof measured 10x too low: the forward pass 'beats' it. The
+    share is marked, the summary warns and judges no target against it."""
+    low = PEAK / 10
+    document = {"benchmarks": [fma_peak(low), read_x(50), matmul("builtin", 50, 6e-6),
+                               forward("builtin", 50, 1e-4)]}
+    run = runs.parse(document, "run.json")
+    share = 2 * 50 * 39700 / 1e-4 / low
+    assert share > 1
+    table = rows_of(ladder.forward_tables(run), "x_train[:50]")
+    assert table["builtin"][2] == f"{share * 100:.0f} % †"
+    summary = "\n".join(ladder.roofline_summary(run))
+    assert "meets" not in summary
+    assert "the 80 % target not judged: a roof of this run is wrong" in summary
+    assert (f"**warning**: test_forward[builtin-rows50] ran at {share * 100:.0f} % of its "
+            "roofline at its best round (compute-bound): faster than the compute roof") in summary
+    assert "the roof it is measured against is wrong" in ladder.markdown(run)
+
+
+def test_a_memory_roof_too_low_for_one_slice_leaves_the_others_judged():
+    document = {"benchmarks": [fma_peak(PEAK), read_x(5, READ_RATE / 100), read_x(50),
+                               matmul("builtin", 5, 3e-6), matmul("builtin", 50, 6e-5)]}
+    run = runs.parse(document, "run.json")
+    summary = "\n".join(ladder.roofline_summary(run))
+    assert "test_matmul[builtin-rows5] ran at" in summary and "faster than the memory roof" in summary
+    assert "test_matmul[builtin-rows50]" not in summary
+    assert "x_train[:50] @ weights: best builtin" in summary and "target not judged" not in summary
+    assert rows_of(ladder.matmul_tables(run), "x_train[:5] @")["builtin"][3].endswith("†")
+
+
+def test_a_library_gemm_faster_than_the_fma_microkernel_is_a_warning():
+    document = {"benchmarks": [fma_peak(PEAK / 2), peak(), read_x(50),
+                               forward("builtin", 50, 1e-2)]}
+    summary = "\n".join(ladder.roofline_summary(runs.parse(document, "run.json")))
+    assert "the builtin peak_gemm ran faster than the FMA microkernel" in summary
+    assert "target not judged" in summary and "meets" not in summary and "misses" not in summary
 
 
 def test_three_loops_beyond_its_budget_is_extrapolated_per_row_and_marked(run):

@@ -9,13 +9,12 @@ from bench.runs import Benchmark, Run
 from bench.suite import cases
 from bench.units import format_time
 
-from .roofline import Roofs, place, roofs
+from .roofline import BEYOND_NOTE, Roofs, beyond_roof, place, roofline_summary, roofs, share_cell
+from .roofline import flop_header as _flop_header
+from .roofline import flop_rate as _flop_rate
 
 SLOWEST = "three_loops"
 REFERENCE = cases.REFERENCE_KERNEL
-# Targets the summary checks (README, "Roofline").
-SKINNY_TARGET = 1.3     # the skinny layer within 1.3x its roofline
-FORWARD_TARGET = 0.80   # a forward pass at 80 % of the compute peak
 
 
 def by_rows(run: Run, suite: str) -> dict[int, dict[str, Benchmark]]:
@@ -40,20 +39,11 @@ def _ratio(value: float) -> str:
     return f"{value:.2f}" if value < 10 else f"{value:,.0f}"
 
 
-def _flop_rate(flops_per_s: float, gpu: bool) -> str:
-    """GFLOP/s, or TFLOP/s on a GPU."""
-    return f"{flops_per_s / (1e12 if gpu else 1e9):.3g}"
-
-
-def _flop_header(gpu: bool) -> str:
-    return "TFLOP/s" if gpu else "GFLOP/s"
-
-
 def _placement_cells(bench: Benchmark, machine_roofs: Roofs) -> list[str]:
     placed = place(bench, machine_roofs)
     if placed is None:
         return ["n/a", "n/a"]
-    return [f"{placed.fraction * 100:.0f} %", placed.bound_by]
+    return [share_cell(placed), placed.bound_by]
 
 
 def _markdown_table(headers: list[str], right: set[str], rows: list[list[str]]) -> list[str]:
@@ -114,43 +104,6 @@ def forward_tables(run: Run, gpu: bool = False) -> str:
     return "\n".join(lines).rstrip() + "\n" if lines else ""
 
 
-def roofline_summary(run: Run, gpu: bool = False) -> list[str]:
-    """The roofs, and the two targets: the skinny layer's best kernel against its
-    roofline, the best forward pass against the compute peak (largest slice)."""
-    machine_roofs = roofs(run)
-    lines = []
-    if machine_roofs.peak:
-        peak = _flop_rate(machine_roofs.peak, gpu) + " " + _flop_header(gpu)
-        lines.append(f"- compute peak: {peak} (builtin {cases.PEAK_GEMM}, best of its rounds)")
-    if machine_roofs.bandwidth:
-        rows = max(machine_roofs.bandwidth)
-        lines.append(f"- memory bandwidth: {machine_roofs.bandwidth[rows] / 1e9:.3g} GB/s "
-                     f"(one read of x_train[:{rows}], best of its rounds)")
-    skinny = by_rows(run, "matmul")
-    if skinny:
-        rows = max(skinny)
-        placed = [(place(b, machine_roofs), name) for name, b in skinny[rows].items()]
-        placed = [(p, name) for p, name in placed if p is not None]
-        if placed:
-            # Best round against the roofs' best rounds (like for like); the median too.
-            best, name = max(placed, key=lambda pn: pn[0].best_fraction)
-            verdict = "meets" if 1 / best.best_fraction <= SKINNY_TARGET else "misses"
-            lines.append(f"- x_train[:{rows}] @ weights: best {name} at "
-                         f"{1 / best.best_fraction:.2f}x its roofline at its best round, "
-                         f"{1 / best.fraction:.2f}x at its median ({best.bound_by}-bound; "
-                         f"{verdict} the {SKINNY_TARGET}x target)")
-    forward = by_rows(run, "forward")
-    if forward and machine_roofs.peak:
-        rows = max(forward)
-        name, bench = min(forward[rows].items(), key=lambda kv: kv[1].min)
-        best, median = (bench.workload.flops / t / machine_roofs.peak for t in (bench.min, bench.median))
-        verdict = "meets" if best >= FORWARD_TARGET else "misses"
-        lines.append(f"- forward on x_train[:{rows}]: best {name} at {best * 100:.0f} % of "
-                     f"the compute peak at its best round, {median * 100:.0f} % at its median "
-                     f"({verdict} the {FORWARD_TARGET * 100:.0f} % target)")
-    return lines
-
-
 def markdown(run: Run) -> str:
     """The whole report: header, roofline summary, matmul ladder, forward tables."""
     gpu = run.machine["gpu"] != "none"
@@ -167,6 +120,8 @@ def markdown(run: Run) -> str:
     forward = forward_tables(run, gpu)
     if forward:
         parts.append("## Forward pass\n\n" + forward)
+    if beyond_roof(run, roofs(run)):
+        parts.append(BEYOND_NOTE + "\n")
     parts.append(kernel_list(run))
     return "\n".join(parts)
 

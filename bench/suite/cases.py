@@ -1,5 +1,6 @@
 """What the suite benchmarks: every kernel on every MNIST slice within its budget,
-each beside a reference, and the machine's two roofs (memory and compute)."""
+each beside a reference, and the machine's two roofs (memory and compute,
+measured by bench.suite.roofs)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,8 +16,11 @@ REFERENCE_KERNEL = "builtin"
 # The memory roof: one read of x, the least any product with x must do; it is
 # also the builtin's own reference.
 READ_X = "read_x"
-# The compute roof: a square fp32 builtin product large enough to reach the
-# machine's peak rate (a GPU needs a larger one to fill its units).
+# The compute roof: an FMA-throughput microkernel (bench.suite.roofs), the
+# hardware's peak; beside it the best library GEMM, a square fp32 builtin
+# product large enough to reach the library's peak rate (a GPU needs a larger
+# one to fill its units), which is the roof where the microkernel cannot run.
+FMA_PEAK = "fma_peak"
 PEAK_GEMM = "peak_gemm"
 PEAK_SIZE = {"cpu": 2048, "cuda": 8192}
 
