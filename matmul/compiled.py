@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from .optional import import_extra
+from .prepared import PreparedWeights
 
 (numba, simd), NUMBA_MISSING = import_extra("numba", "numba", ".simd", package=__package__)
 if numba is not None:
@@ -116,7 +117,14 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
 def _host_array(t: torch.Tensor, dtype: torch.dtype):
     """A C-contiguous numpy array of t's values in `dtype`: t itself when it
     already is one (read only here), else a copy; t is never modified."""
+    if t.dtype == dtype and not t.requires_grad and t.is_contiguous():
+        return t.numpy()  # the common case, without three no-op conversions
     return t.detach().to(dtype).contiguous().numpy()
+
+
+# Weights transposed and padded for the kernels, kept between calls while the
+# tensors are unchanged (see prepared: version counter, data pointer, identity).
+PREPARED = PreparedWeights()
 
 
 def numba_three_loops(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -150,15 +158,19 @@ def _tuned(a: torch.Tensor, b: torch.Tensor, shape) -> torch.Tensor:
     dtype = _compute_dtype(a.dtype)
     m, k = a.shape
     n = b.shape[1]
-    c = torch.empty(m, n, dtype=dtype)  # every entry is written (0 when k = 0)
-    if c.numel() == 0:
-        return c.to(a.dtype)
+    if m * n == 0:
+        return torch.empty(m, n, dtype=a.dtype)
+    # Allocated by numpy and shared with torch: cheaper than the other way round.
+    out = np.empty((m, n), _NUMPY[dtype])  # every entry is written (0 when k = 0)
     # b transposed, so each column of b is a contiguous row streamed with a's
-    # rows; padded with zero rows to whole passes. It is small.
-    bt = _transposed(b, dtype, len(shape[-1]))
+    # rows; padded with zero rows to whole passes. It is small, and prepared
+    # once per state of b.
+    multiple = len(shape[-1])
+    bt = PREPARED.get((b,), ("bt", dtype, multiple), lambda: _transposed(b, dtype, multiple))
     blocked = simd.blocked if m * k * n >= PARALLEL_MIN_MACS else simd.blocked_serial
-    blocked(_host_array(a, dtype), bt, c.numpy(), *shape)
-    return c.to(a.dtype)
+    blocked(_host_array(a, dtype), bt, out, *shape)
+    c = torch.from_numpy(out)
+    return c if dtype == a.dtype else c.to(a.dtype)
 
 
 def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -206,16 +218,42 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
                 or layer.b.device.type != "cpu" or 0 in layer.w.shape):
             return NotImplemented
     m = x.shape[0]
-    out = torch.empty(m, layers[-1].out_features, dtype=dtype)
     if m == 0:
-        return out
+        return torch.empty(0, layers[-1].out_features, dtype=dtype)
+    out = np.empty((m, layers[-1].out_features), _NUMPY[dtype])
     ahead, rows, cols = _block_shape()
+    tensors = tuple(t for layer in layers for t in (layer.w, layer.b))
+    w1t, bias1, padded, macs_per_row = PREPARED.get(
+        tensors, ("forward", dtype, len(cols)), lambda: _forward_weights(layers, dtype, len(cols)))
+    forward = simd.forward if m * macs_per_row >= PARALLEL_MIN_MACS else simd.forward_serial
+    forward(_host_array(x, dtype), w1t, bias1, padded, out, numba.get_num_threads(), ahead, rows,
+            cols)
+    return torch.from_numpy(out)
+
+
+def _padded(w: torch.Tensor, b: torch.Tensor, dtype: torch.dtype, multiple: int,
+            transpose: bool) -> tuple[np.ndarray, np.ndarray]:
+    """w (or w.T, with transpose) and b as 1 x n in `dtype`, the n outputs padded
+    with zeros to a whole multiple."""
+    k, n = w.shape
+    width = -(-n // multiple) * multiple
+    values = w.detach().to(dtype).numpy()
+    wp = np.zeros((width, k) if transpose else (k, width), _NUMPY[dtype])
+    if transpose:
+        wp[:n] = values.T
+    else:
+        wp[:, :n] = values
+    bias = np.zeros((1, width), _NUMPY[dtype])
+    bias[0, :n] = b.detach().to(dtype).numpy()
+    return wp, bias
+
+
+def _forward_weights(layers, dtype: torch.dtype, columns: int):
+    """What simd.forward takes of the layers: the first layer's weights
+    transposed and its outputs padded to whole passes of `columns`; the later
+    layers' outputs padded to whole vectors; and the multiply-adds per row."""
     first, *later = layers
-    weights = tuple(_host_array(l.w, dtype) for l in later)
-    biases = tuple(_host_array(l.b, dtype) for l in later)
-    macs = m * sum(l.in_features * l.out_features for l in layers)
-    forward = simd.forward if macs >= PARALLEL_MIN_MACS else simd.forward_serial
-    forward(_host_array(x, dtype), _host_array(first.w, dtype), _host_array(first.b, dtype),
-            weights, biases, out.numpy(),
-            numba.get_num_threads(), ahead, rows, cols)
-    return out
+    w1t, bias1 = _padded(first.w, first.b, dtype, columns, True)
+    step = simd.VECTOR_BYTES // np.dtype(_NUMPY[dtype]).itemsize
+    padded = tuple(_padded(l.w, l.b, dtype, step, False) for l in later)
+    return w1t, bias1, padded, sum(l.in_features * l.out_features for l in layers)

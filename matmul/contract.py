@@ -35,7 +35,8 @@ def check_same_device(**operands: torch.Tensor) -> torch.device:
 
 def check_operands(a: object, b: object) -> tuple[int, int, int]:
     """Validate a matmul pair and return (m, k, n) for a (m x k) @ b (k x n)."""
-    check_tensors(a=a, b=b)
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+        check_tensors(a=a, b=b)  # raises, naming the operand
     if a.dim() != 2 or b.dim() != 2:
         raise ContractError(
             f"matmul needs two 2-D tensors, got a {_shape(a)} and b {_shape(b)}"

@@ -62,7 +62,7 @@ class Kernel:
                 f"kernel {self.name!r} supports {sorted(self.devices)}, "
                 f"got tensors on {a.device}"
             )
-        dtype = torch.result_type(a, b)
+        dtype = a.dtype if a.dtype == b.dtype else torch.result_type(a, b)
         if self.dtypes is not None and dtype not in self.dtypes:
             raise UnsupportedDtypeError(
                 f"kernel {self.name!r} computes {sorted(map(str, self.dtypes))}, got "

@@ -474,40 +474,20 @@ def _later_layers(h, g, layers, out, i0, count):
         src, dst = dst, src
 
 
-@_jit()
-def _padded(w, b, multiple, transpose):
-    # w (or w.T, with transpose) and b as 1 x n, the n outputs padded with zeros
-    # to a whole multiple. w is read row by row; the stores into w.T's rows stay
-    # in L1.
-    k, n = w.shape
-    width = (n + multiple - 1) // multiple * multiple
-    wp = np.zeros((width, k) if transpose else (k, width), w.dtype)
-    bias = np.zeros((1, width), w.dtype)
-    bias[0, :n] = b
-    for p in range(k):
-        for j in range(n):
-            if transpose:
-                wp[j, p] = w[p, j]
-            else:
-                wp[p, j] = w[p, j]
-    return wp, bias
-
-
 @_jit(parallel=True)
-def forward(x, w1, b1, weights, biases, out, threads, ahead, rows, cols):
-    # out = the MLP's logits for x. Layer 1 (w1: k x n1, b1: n1) runs as
-    # `blocked` does, on w1 transposed, then bias and relu into h; layers 2..
-    # (_later_layers) follow per block of rows, so the hidden activations
-    # never leave the cache.
+def forward(x, w1t, bias1, padded, out, threads, ahead, rows, cols):
+    # out = the MLP's logits for x. Layer 1 (w1t: its weights transposed,
+    # n1 x k, and bias1: 1 x n1, both padded with zeros to whole passes) runs
+    # as `blocked` does, then bias and relu into h; layers 2.. (_later_layers,
+    # `padded`: (w, bias) pairs with the outputs padded to whole vectors)
+    # follow per block of rows, so the hidden activations never leave the cache.
     m, k = x.shape
     n_rows, n_cols = len(rows), len(cols)
-    w1t, bias1 = _padded(w1, b1, n_cols, True)
-    # Layers 2.. with their outputs padded with zeros to whole vectors.
-    step = lanes(x)
-    padded = [_padded(weights[layer], biases[layer], step, False) for layer in range(len(weights))]
+    # A list made here: the parallel loop cannot take a tuple of arrays argument.
+    later = [padded[layer] for layer in range(len(padded))]
     width = w1t.shape[0]
     widest = width
-    for w, _ in padded:
+    for w, _ in later:
         widest = max(widest, w.shape[1])
     kv = k - k % lanes(x)
     blocks = (m + n_rows - 1) // n_rows
@@ -529,7 +509,7 @@ def forward(x, w1, b1, weights, biases, out, threads, ahead, rows, cols):
                             s += x[i0 + r, p] * w1t[j + jj, p]
                         s += bias1[0, j + jj]
                         h[r, j + jj] = 0 if s < 0 else s  # relu; NaN stays NaN
-            _later_layers(h, g, padded, out, i0, count)
+            _later_layers(h, g, later, out, i0, count)
 
 
 @_jit(parallel=True)

@@ -1,0 +1,63 @@
+"""A cache of weights prepared for a kernel (transposed, padded, packed), so that
+a call on a small batch does not redo that work every time.
+
+An entry belongs to the very tensors it was built from and is valid while
+each of them still has the version, data pointer, shape and strides it had
+then. torch bumps a tensor's version counter (`_version`, shared with its
+views) on every in-place edit — `w.add_(1)`, `w[0] = 5`, `w.copy_(v)`, an
+optimizer's step — so any such edit, through the tensor or any view of it,
+makes the next call rebuild. The data pointer catches storage swapped under
+the same object (`w.set_(...)`, `w.data = ...`). Entries are keyed by the
+tensors' identity and hold them, so a new tensor that happens to reuse a freed
+address or id is never mistaken for an old one; holding them is why the cache
+is small and skips large tensors. Not seen: writes that bypass torch's
+counter, such as through `w.numpy()` or `w.data` — as for autograd, which
+trusts the same counter.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+# Entries kept (the oldest goes first), and the most elements the tensors of
+# one entry may have: an entry keeps its tensors alive.
+CAPACITY = 32
+MAX_ELEMENTS = 1 << 22
+
+
+def _state(t: torch.Tensor) -> tuple:
+    return t._version, t.data_ptr(), t.shape, t.stride()
+
+
+class PreparedWeights:
+    """get(tensors, tag, build) -> build()'s value, rebuilt when any tensor changed."""
+
+    def __init__(self, capacity: int = CAPACITY, max_elements: int = MAX_ELEMENTS):
+        self.capacity, self.max_elements = capacity, max_elements
+        self._entries: OrderedDict[tuple, tuple[tuple, list, Any]] = OrderedDict()
+        self.builds = 0  # how many times a value was built (for tests)
+
+    def get(self, tensors: tuple[torch.Tensor, ...], tag: tuple, build: Callable[[], Any]) -> Any:
+        # The entry holds its tensors, so while it exists no other object has their ids.
+        key = (tag, *map(id, tensors))
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] == [_state(t) for t in tensors]:
+            return entry[2]
+        states = [_state(t) for t in tensors]
+        value = build()
+        self.builds += 1
+        if sum(t.numel() for t in tensors) <= self.max_elements:
+            self._entries[key] = (tensors, states, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()

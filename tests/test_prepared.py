@@ -1,0 +1,91 @@
+"""The cache of prepared weights (matmul.prepared) never serves a stale value:
+every in-place edit torch counts, through the tensor or a view, storage
+swapped under the same object, and a new tensor at a freed address all
+rebuild; unchanged tensors do not. And the numba kernels that use it see the
+edits (their products follow the weights)."""
+from __future__ import annotations
+
+import gc
+
+import pytest
+import torch
+
+from forward import MLP
+from matmul import KERNELS, compiled
+from matmul.prepared import PreparedWeights
+
+
+def cached_sum(cache: PreparedWeights, *tensors: torch.Tensor) -> float:
+    return cache.get(tensors, ("sum",), lambda: sum(float(t.sum()) for t in tensors))
+
+
+@pytest.mark.parametrize("edit", [
+    lambda w: w.add_(1),
+    lambda w: w.__setitem__((0, 0), 7.0),
+    lambda w: w.T[1].copy_(torch.arange(2.0)),    # through a view
+    lambda w: w.set_(torch.full((2, 3), 2.0)),    # new storage, same object
+    lambda w: w.resize_(3, 2).fill_(4.0),
+], ids=["add_", "setitem", "view_copy_", "set_", "resize_"])
+def test_every_counted_edit_rebuilds(edit):
+    cache, w = PreparedWeights(), torch.ones(2, 3)
+    assert cached_sum(cache, w) == 6 and cached_sum(cache, w) == 6 and cache.builds == 1
+    edit(w)
+    assert cached_sum(cache, w) == float(w.sum()) and cache.builds == 2
+
+
+def test_a_new_tensor_at_a_freed_address_is_not_the_old_one():
+    cache = PreparedWeights(capacity=1)
+    cached_sum(cache, torch.ones(2, 3))  # the entry keeps this tensor alive
+    gc.collect()
+    other = torch.full((2, 3), 3.0)
+    assert cached_sum(cache, other) == 18
+
+
+def test_entries_are_per_tensor_tuple_and_tag():
+    cache, a, b = PreparedWeights(), torch.ones(2), torch.full((2,), 2.0)
+    assert cached_sum(cache, a, b) == 6 and cached_sum(cache, b, a) == 6
+    assert cache.get((a,), ("other",), lambda: "x") == "x"
+    assert cache.builds == 3 and len(cache) == 3
+    b.mul_(2)
+    assert cached_sum(cache, a, b) == 10
+
+
+def test_the_cache_is_bounded_and_skips_large_tensors():
+    cache = PreparedWeights(capacity=2, max_elements=10)
+    for _ in range(5):
+        cached_sum(cache, torch.ones(3))
+    assert len(cache) == 2
+    big = torch.ones(11)
+    assert cached_sum(cache, big) == 11 and cached_sum(cache, big) == 11
+    assert cache.builds == 7 and len(cache) == 2
+
+
+needs_numba = pytest.mark.skipif(compiled.NUMBA_MISSING is not None,
+                                 reason=str(compiled.NUMBA_MISSING))
+
+
+@needs_numba
+@pytest.mark.parametrize("name", ["numba_tuned", "numba_fused"])
+def test_numba_products_follow_edited_weights(name):
+    """Integer-valued floats: every product is exact."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(-4, 4, (5, 64), generator=g).float()
+    w = torch.randint(-4, 4, (64, 10), generator=g).float()
+    kernel = KERNELS[name]
+    assert torch.equal(kernel(x, w), x @ w)
+    w[3, 4] += 1
+    assert torch.equal(kernel(x, w), x @ w)
+    w.T[2].zero_()
+    assert torch.equal(kernel(x, w), x @ w)
+
+
+@needs_numba
+def test_fused_forward_follows_edited_layers():
+    mlp = MLP.kaiming((16, 8, 4), seed=1)
+    x = torch.randn(5, 16, generator=torch.Generator().manual_seed(2))
+    fused, reference = mlp.with_kernel("numba_fused"), mlp.with_kernel("builtin")
+    torch.testing.assert_close(fused(x), reference(x))
+    for layer in mlp.layers:  # both layers' weights and biases, in place
+        layer.w.mul_(-0.5)
+        layer.b.add_(0.25)
+        torch.testing.assert_close(fused(x), reference(x))
