@@ -10,20 +10,26 @@ inner loops out in LLVM vectors through a few intrinsics:
   blocked micro-kernel. Rows i0 .. i0 + R - 1 of `a` (clamped to the last row)
   times rows j0 .. j0 + C - 1 of `bt` (b transposed) over columns [0, kv), kv
   a whole number of vectors: R x C vector accumulators, each loaded `a` vector
-  serving C FMAs and each `bt` vector R, then one horizontal sum per
-  accumulator. R and C are compile-time constants carried by the *types* of
+  serving C FMAs and each `bt` vector R, then the R x C lane sums reduced
+  together as a tree (`_tree_sums`: about three shuffles and adds per
+  accumulator, where one horizontal sum each costs 2 log2(lanes)). R and C are compile-time constants carried by the *types* of
   `rows` and `cols` (tuples of R and C zeros), so each block shape is one
   compiled specialisation of the caller. With `ahead` >= 0 the loop also
   prefetches rows ahead .. ahead + count - 1 of `a` into L2, one cache line
   per loaded vector, so that a later block streams in while this one
   computes. The loop carries metadata that keeps LLVM from unrolling or
   interleaving it (either would multiply the live accumulators and spill).
+- `fma_chains(x, y, iterations, chains)`: the FMA-throughput microkernel of
+  the compute roof (bench.suite.roofs): C independent accumulators in
+  registers, nothing but FMAs in the loop.
 - `lanes`, `vload`, `vstore`, `vsplat`, `vfma`, `vadd`, `vrelu`, `vlane`:
   single vector operations for the layers that run broadcast-FMA over their
   outputs.
 - the kernels `blocked` (c = a @ bt.T by such blocks, parallel over blocks of
   rows) and `forward` (an MLP's forward pass, fused per block of rows), each
-  also built for one thread (`blocked_serial`, `forward_serial`). `compiled`
+  also built for one thread (`blocked_serial`, `forward_serial`); and the
+  roofs' microkernels `fma_peak` (one fma_chains loop per thread) and
+  `read_sum` (a wide-load read, also `read_sum_serial`). `compiled`
   chooses their block shape and wraps them for torch.
 
 The vector width and register count come from the target numba compiles for
@@ -128,6 +134,43 @@ def _horizontal_sum(builder, vec, value):
     return builder.extract_element(value, ir.Constant(ir.IntType(32), 0))
 
 
+def _tree_sums(builder, vec, values):
+    """The lane sums of several vectors, reduced together: each step pairs two
+    vectors holding G groups of W lanes into one of 2G groups of W/2 (two
+    two-source shuffles and an add), so n accumulators of L lanes cost about
+    3n shuffles and adds in all instead of 2 log2(L) each. Returns the sums
+    in the order of `values`."""
+    i32 = ir.IntType(32)
+    zero = ir.Constant(values[0].type, None)
+    # Each entry: (vector, owners): owners[g] is the value whose partial sum
+    # group g holds (None: padding).
+    level = [(value, [index]) for index, value in enumerate(values)]
+    width = vec.lanes
+    while width > 1:
+        half = width // 2
+        paired = []
+        for start in range(0, len(level), 2):
+            (x, x_owners), (y, y_owners) = level[start], (
+                level[start + 1] if start + 1 < len(level) else (zero, [None] * len(level[start][1])))
+            groups = len(x_owners)
+            # New group q takes X's group q (q < G) or Y's group q - G; the
+            # shuffle's lanes 0..L-1 are X's, L..2L-1 Y's.
+            source = [g * width if q < groups else vec.lanes + g * width
+                      for q, g in enumerate(list(range(groups)) * 2)]
+            low = [base + i for base in source for i in range(half)]
+            high = [base + half + i for base in source for i in range(half)]
+            lo = builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(i32, vec.lanes), low))
+            hi = builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(i32, vec.lanes), high))
+            paired.append((_add(builder, vec, lo, hi), x_owners + y_owners))
+        level, width = paired, half
+    sums = [None] * len(values)
+    for vector, owners in level:
+        for lane, owner in enumerate(owners):
+            if owner is not None:
+                sums[owner] = builder.extract_element(vector, i32(lane))
+    return sums
+
+
 def _prefetch_l2(builder, pointer) -> None:
     i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
     # Named for llvmlite's pointer type (p0i8); LLVM renames it for opaque pointers.
@@ -227,7 +270,7 @@ def dot_block(typingctx, a, i0, bt, j0, kv, ahead, count, rows, cols):
                 loop(prefetch=True)
             with otherwise:
                 loop(prefetch=False)
-        sums = [_horizontal_sum(builder, vec, builder.load(acc)) for acc in accs]
+        sums = _tree_sums(builder, vec, [builder.load(acc) for acc in accs])
         return context.make_tuple(builder, signature.return_type, sums)
 
     return sig, codegen
