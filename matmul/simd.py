@@ -6,13 +6,14 @@ numba's loop vectoriser decides on its own how many accumulators a loop gets
 prefetch inside a vectorised loop. The kernels below therefore spell their
 inner loops out in LLVM vectors through a few intrinsics:
 
-- `dot_block(a, i0, bt, j0, kv, ahead, count, rows, cols)`: the register-
+- `dot_block(a, i0, bt, j0, kv, ahead, count, rows, cols, tree)`: the register-
   blocked micro-kernel. Rows i0 .. i0 + R - 1 of `a` (clamped to the last row)
   times rows j0 .. j0 + C - 1 of `bt` (b transposed) over columns [0, kv), kv
   a whole number of vectors: R x C vector accumulators, each loaded `a` vector
-  serving C FMAs and each `bt` vector R, then the R x C lane sums reduced
-  together as a tree (`_tree_sums`: about three shuffles and adds per
-  accumulator, where one horizontal sum each costs 2 log2(lanes)). R and C are compile-time constants carried by the *types* of
+  serving C FMAs and each `bt` vector R, then the R x C lane sums: one
+  horizontal sum per accumulator, or reduced together as a tree
+  (`_tree_sums`: about three shuffles and adds per accumulator, where one
+  horizontal sum each costs 2 log2(lanes)). R and C are compile-time constants carried by the *types* of
   `rows` and `cols` (tuples of R and C zeros), so each block shape is one
   compiled specialisation of the caller. With `ahead` >= 0 the loop also
   prefetches rows ahead .. ahead + count - 1 of `a` into L2, one cache line
@@ -218,16 +219,20 @@ def _loop(builder, start, stop, step):
 
 
 @intrinsic
-def dot_block(typingctx, a, i0, bt, j0, kv, ahead, count, rows, cols):
+def dot_block(typingctx, a, i0, bt, j0, kv, ahead, count, rows, cols, tree):
     """R x C dot products a[i0 + r, :kv] . bt[j0 + c, :kv] (see the module
     doc), as a tuple of R * C scalars in row-major order; with ahead >= 0 and
-    count >= 1, also prefetching rows ahead .. ahead + count - 1 of a."""
+    count >= 1, also prefetching rows ahead .. ahead + count - 1 of a. The
+    lane sums are reduced as a tree when `tree` is a non-empty tuple, one
+    horizontal sum per accumulator when it is ()."""
     if not (_is_matrix(a) and _is_matrix(bt) and a.dtype == bt.dtype
-            and isinstance(rows, types.UniTuple) and isinstance(cols, types.UniTuple)):
+            and isinstance(rows, types.UniTuple) and isinstance(cols, types.UniTuple)
+            and isinstance(tree, types.BaseTuple)):
         return None
-    n_rows, n_cols = rows.count, cols.count
+    n_rows, n_cols, as_tree = rows.count, cols.count, len(tree.types) > 0
     vec = vector_of(a.dtype)
-    sig = types.UniTuple(a.dtype, n_rows * n_cols)(a, i0, bt, j0, kv, ahead, count, rows, cols)
+    sig = types.UniTuple(a.dtype, n_rows * n_cols)(a, i0, bt, j0, kv, ahead, count, rows, cols,
+                                                   tree)
 
     def codegen(context, builder, signature, args):
         a_ty, i0_ty, bt_ty, j0_ty, kv_ty, ahead_ty, count_ty = signature.args[:7]
@@ -270,7 +275,10 @@ def dot_block(typingctx, a, i0, bt, j0, kv, ahead, count, rows, cols):
                 loop(prefetch=True)
             with otherwise:
                 loop(prefetch=False)
-        sums = _tree_sums(builder, vec, [builder.load(acc) for acc in accs])
+        if as_tree:
+            sums = _tree_sums(builder, vec, [builder.load(acc) for acc in accs])
+        else:
+            sums = [_horizontal_sum(builder, vec, builder.load(acc)) for acc in accs]
         return context.make_tuple(builder, signature.return_type, sums)
 
     return sig, codegen
@@ -475,7 +483,9 @@ def blocked(a, bt, c, ahead, rows, cols):
             # block `ahead` on, so that memory is asked for at an even rate.
             lo, hi = _share(j // n_cols, passes, n_rows)
             lead = i0 + ahead * n_rows + lo if ahead > 0 else -1
-            sums = dot_block(a, i0, bt, j, kv, lead, hi - lo, rows, cols)
+            # One horizontal sum per accumulator: the tree's lane extracts
+            # made this loop slower in some processes (stack placement).
+            sums = dot_block(a, i0, bt, j, kv, lead, hi - lo, rows, cols, ())
             for r in range(min(n_rows, m - i0)):
                 for jj in range(min(n_cols, n - j)):
                     s = sums[r * n_cols + jj]
@@ -544,7 +554,7 @@ def forward(x, w1t, bias1, padded, out, threads, ahead, rows, cols):
             for j in range(0, width, n_cols):
                 lo, hi = _share(j // n_cols, width // n_cols, n_rows)
                 lead = i0 + ahead * n_rows + lo if ahead > 0 else -1  # `ahead` blocks on
-                sums = dot_block(x, i0, w1t, j, kv, lead, hi - lo, rows, cols)
+                sums = dot_block(x, i0, w1t, j, kv, lead, hi - lo, rows, cols, (0,))
                 for r in range(count):
                     for jj in range(n_cols):
                         s = sums[r * n_cols + jj]
