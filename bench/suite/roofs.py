@@ -31,7 +31,7 @@ from matmul.optional import import_extra
 # ITERATIONS * 2**-12 (a float32 integer multiple of a power of two), so the
 # microkernel's result is checked exactly before it is timed.
 ADDEND = 2.0 ** -12
-ITERATIONS = 1 << 16
+ITERATIONS = 1 << 18  # a call of milliseconds: the thread pool's wake-up is a sliver of it
 # Triton: accumulator chains per lane (a GPU hides FMA latency with many
 # resident warps; a few chains per thread keep the issue slots busy), lanes
 # per program, and programs per streaming multiprocessor.
