@@ -146,7 +146,9 @@ def beyond_roof(run: Run, machine_roofs: Roofs) -> list[tuple[Benchmark, Placeme
 
 
 def _compute_line(machine_roofs: Roofs, gpu: bool) -> str | None:
-    rate = lambda flops: f"{flop_rate(flops, gpu)} {flop_header(gpu)}"  # noqa: E731
+    def rate(flops: float) -> str:
+        return f"{flop_rate(flops, gpu)} {flop_header(gpu)}"
+
     library = (f"builtin {cases.PEAK_GEMM} at {rate(machine_roofs.library_peak)}"
                if machine_roofs.library_peak else None)
     if machine_roofs.fma_peak:
