@@ -128,7 +128,7 @@ def test_the_memory_roof_is_the_best_reader_and_names_it():
     assert machine.bandwidth == {50: pytest.approx(3 * READ_RATE)}
     assert (machine.reads[50].reader, machine.reads[50].threads) == ("numba", 2)
     summary = "\n".join(ladder.roofline_summary(runs.parse(document, "run.json")))
-    assert "memory roof: 30 GB/s (one read of x_train[:50] by numba's read on 2 thread(s)" in summary
+    assert "memory roof: 30 GB/s (one read of x_train[:50] by numba's read on 2 threads" in summary
 
 
 def test_a_kernel_beating_an_artificially_low_roof_is_a_warning_not_a_target_met():

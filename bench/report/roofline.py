@@ -145,6 +145,10 @@ def beyond_roof(run: Run, machine_roofs: Roofs) -> list[tuple[Benchmark, Placeme
     return found
 
 
+def _count(number: int, plural: str) -> str:
+    return f"{number} {plural if number != 1 else plural[:-1]}"
+
+
 def _compute_line(machine_roofs: Roofs, gpu: bool) -> str | None:
     def rate(flops: float) -> str:
         return f"{flop_rate(flops, gpu)} {flop_header(gpu)}"
@@ -153,7 +157,7 @@ def _compute_line(machine_roofs: Roofs, gpu: bool) -> str | None:
                if machine_roofs.library_peak else None)
     if machine_roofs.fma_peak:
         p = machine_roofs.fma_params
-        what = ", ".join(f"{p[key]} {key}" for key in ("lanes", "chains", "threads") if key in p)
+        what = ", ".join(_count(p[key], key) for key in ("lanes", "chains", "threads") if key in p)
         where = p.get("isa") or p.get("device")
         line = (f"- compute roof: {rate(machine_roofs.fma_peak)} (the FMA microkernel"
                 f"{' in ' + where if where else ''}{': ' + what if what else ''}; "
@@ -175,7 +179,8 @@ def _memory_line(machine_roofs: Roofs) -> str | None:
     read = machine_roofs.reads[rows]
     by = ""
     if read.reader:
-        by = f" by {read.reader}'s read" + (f" on {read.threads} thread(s)" if read.threads else "")
+        by = f" by {read.reader}'s read" + (f" on {_count(read.threads, 'threads')}"
+                                             if read.threads else "")
     return (f"- memory roof: {read.bandwidth / 1e9:.3g} GB/s (one read of x_train[:{rows}]"
             f"{by}, the best of the run's readers at their best rounds)")
 
