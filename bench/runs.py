@@ -23,6 +23,15 @@ import numpy as np
 REFERENCE = "reference"            # name of the reference timed in each round
 REFERENCE_DATA = "reference_data"  # its seconds per round, paired by index with stats.data
 GATE_THRESHOLD = "gate_threshold"  # the benchmark's own gate threshold (a marker sets it)
+# Rounds dropped where they were timed: a clock fault (either half of the pair
+# read <= 0 or not finite, e.g. a CPU-time read that did not advance).
+DROPPED = "dropped_rounds"
+# A benchmark that lost rounds to clock faults is refused below this many valid
+# ones: its median would rest on too little.
+MIN_VALID_ROUNDS = 5
+# Top-level key of a run the suite saved without some of its benchmarks
+# (interrupted, or failed): {"missing": [node ids], "reason": text}.
+PARTIAL = "partial"
 RATES = ("gflops_per_s", "gbytes_per_s")  # for people reading the JSON; recomputed here
 
 
@@ -83,6 +92,7 @@ class Benchmark:
     mean: float
     min: float
     gate_threshold: float | None
+    dropped: int = 0            # rounds dropped for clock faults (DROPPED), when timed or loaded
 
     def normalized(self, mode: str) -> np.ndarray:
         """The samples a comparison uses, by a resolved NORMALIZATIONS mode."""
@@ -155,24 +165,47 @@ class Run:
     commit: Commit
     datetime: str | None
     benchmarks: dict[str, Benchmark]
+    missing: tuple[str, ...] = ()  # benchmarks its suite defines that it lacks (PARTIAL)
+    partial_reason: str = ""
 
     @property
     def id(self) -> str:
         """The saved run's id as pytest-benchmark names it: its file name stem."""
         return self.source.stem
 
+    @property
+    def partial(self) -> bool:
+        return bool(self.missing)
+
+    @property
+    def dropped(self) -> int:
+        """Rounds dropped for clock faults, over every benchmark."""
+        return sum(b.dropped for b in self.benchmarks.values())
+
 
 # ---------------------------------------------------------------- writing
 
 def extra_info(workload: Workload, environment: Environment, reference_name: str,
-               reference_samples: list[float] | None) -> dict:
+               reference_samples: list[float] | None, dropped: int = 0) -> dict:
     """The extra_info the suite stores for one benchmark (see `Benchmark`)."""
     info = {**asdict(workload), **asdict(environment), REFERENCE: reference_name}
     if not workload.params:
         del info["params"]
     if reference_samples is not None:
         info[REFERENCE_DATA] = list(reference_samples)
+        info[DROPPED] = dropped
     return info
+
+
+def valid_time(seconds: float) -> bool:
+    """Whether one timed half is usable: a clock fault reads <= 0 or not finite."""
+    return math.isfinite(seconds) and seconds > 0
+
+
+def too_few_rounds(where: str, valid: int, total: int) -> str:
+    """The message refusing a benchmark that clock faults left too few rounds."""
+    return (f"{where}: only {valid} of {total} rounds left after dropping {total - valid} "
+            f"clock fault(s) (a time <= 0 or not finite); at least {MIN_VALID_ROUNDS} needed")
 
 
 # ---------------------------------------------------------------- reading
@@ -203,10 +236,17 @@ def parse(document: object, source: str | Path = "<run>") -> Run:
             raise RunError(f"{source}: benchmark {bench.key!r} appears twice")
         benchmarks[bench.key] = bench
     commit = document.get("commit_info") or {}
-    return Run(source=source, machine=_machine(document),
+    if not isinstance(commit, dict):
+        raise RunError(f"{source}: commit_info is not an object")
+    partial = document.get(PARTIAL) or {}
+    if not isinstance(partial, dict) or not isinstance(partial.get("missing", []), list):
+        raise RunError(f"{source}: {PARTIAL} must be an object with a 'missing' list")
+    return Run(source=source, machine=_machine(document, source),
                commit=Commit(id=_text(commit.get("id")), time=_text(commit.get("time")),
                              dirty=bool(commit.get("dirty")), branch=_text(commit.get("branch"))),
-               datetime=_text(document.get("datetime")), benchmarks=benchmarks)
+               datetime=_text(document.get("datetime")), benchmarks=benchmarks,
+               missing=tuple(map(str, partial.get("missing", []))),
+               partial_reason=str(partial.get("reason", "")))
 
 
 def require_samples(run: Run) -> None:
@@ -237,13 +277,32 @@ def _benchmark(entry: object, where: str) -> Benchmark:
     stats, extra = entry.get("stats"), entry.get("extra_info")
     if not isinstance(stats, dict) or not isinstance(extra, dict):
         raise RunError(f"{where}: no stats or extra_info")
-    samples = (_positive_array(stats["data"], f"{where}: stats.data")
+    samples = (_time_array(stats["data"], f"{where}: stats.data")
                if "data" in stats else None)
-    reference = (_positive_array(extra[REFERENCE_DATA], f"{where}: extra_info.{REFERENCE_DATA}")
+    reference = (_time_array(extra[REFERENCE_DATA], f"{where}: extra_info.{REFERENCE_DATA}")
                  if REFERENCE_DATA in extra else None)
     if samples is not None and reference is not None and len(samples) != len(reference):
         raise RunError(f"{where}: {len(samples)} samples but {len(reference)} reference "
                        "samples; they must pair by index")
+    saved_drops = extra.get(DROPPED, 0)
+    if not (isinstance(saved_drops, int) and not isinstance(saved_drops, bool)
+            and saved_drops >= 0):
+        raise RunError(f"{where}: extra_info.{DROPPED} must be a count, got {saved_drops!r}")
+    # A run saved before faults were dropped where they arise (or edited): drop
+    # each faulty round here, with its paired half.
+    faults = 0
+    if samples is not None:
+        keep = _valid(samples) & (_valid(reference) if reference is not None else True)
+        faults = int((~keep).sum())
+        if faults:
+            if keep.sum() < MIN_VALID_ROUNDS:
+                raise RunError(too_few_rounds(where, int(keep.sum()), len(samples)))
+            samples = samples[keep]
+            reference = reference[keep] if reference is not None else None
+            stats = {}  # pytest-benchmark's statistics included the faults
+    elif reference is not None and not _valid(reference).all():
+        raise RunError(f"{where}: extra_info.{REFERENCE_DATA} holds a time <= 0 or not finite, "
+                       "and without stats.data its pair cannot be dropped")
     threshold = extra.get(GATE_THRESHOLD)
     if threshold is not None and not (_is_number(threshold) and 0 < threshold < 1):
         raise RunError(f"{where}: extra_info.{GATE_THRESHOLD} must be a fraction in (0, 1), "
@@ -257,6 +316,7 @@ def _benchmark(entry: object, where: str) -> Benchmark:
         median=median, mean=_statistic(stats, "mean", samples, np.mean, where),
         min=_statistic(stats, "min", samples, np.min, where),
         gate_threshold=float(threshold) if threshold is not None else None,
+        dropped=saved_drops + faults,
     )
 
 
@@ -287,25 +347,33 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _positive_array(values: object, where: str) -> np.ndarray:
+def _time_array(values: object, where: str) -> np.ndarray:
+    """Seconds per round; a number <= 0 or not finite is a clock fault, kept for
+    the caller to drop with its pair; anything else is an error."""
     if not isinstance(values, list) or not values:
         raise RunError(f"{where}: expected a non-empty list of seconds")
-    if not all(_is_number(v) for v in values):
-        raise RunError(f"{where}: holds a value that is not a finite number")
-    array = np.asarray(values, dtype=float)
-    if (array <= 0).any():
-        raise RunError(f"{where}: holds a time <= 0")
-    return array
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise RunError(f"{where}: holds a value that is not a number")
+    return np.asarray(values, dtype=float)
+
+
+def _valid(array: np.ndarray) -> np.ndarray:
+    return np.isfinite(array) & (array > 0)
 
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _machine(document: dict) -> dict[str, str]:
+def _machine(document: dict, source: Path) -> dict[str, str]:
     """What has to match for two runs to be comparable, as printable strings."""
     machine = document.get("machine_info") or {}
+    if not isinstance(machine, dict):
+        raise RunError(f"{source}: machine_info is not an object")
     cpu = machine.get("cpu") or {}
+    if not isinstance(cpu, dict) or not isinstance(machine.get("gpu") or {}, dict):
+        raise RunError(f"{source}: machine_info.cpu and .gpu must be objects, as "
+                       "pytest-benchmark writes them")
     entries = [e for e in document["benchmarks"] if isinstance(e, dict)]
     extras = [e.get("extra_info") or {} for e in entries]
     # torch and threads are per benchmark; one run normally has one value of each.

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.utils import get_machine_id
 
-from bench.gate.ab import snapshot
+from bench.tree import snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ["-k", "rows5] and (einsum or builtin)", "--benchmark-max-time=0.05"]

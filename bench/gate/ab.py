@@ -14,121 +14,41 @@ confirming blocks of its own, up to --confirm more.
 
 Writes DIR/base/block-NNN.json and DIR/candidate/block-NNN.json (the saved
 runs), DIR/ab.json (revisions, seed, order, settings) and the verdicts in
-DIR/gate.md and DIR/gate.json. Exit status as `python -m bench.gate`: 0 no
-regression, 1 regression, 2 unusable input, 3 refused.
+DIR/gate.md and DIR/gate.json. A block whose process crashes or saves an
+unusable run is run once more, then set aside (DIR/set-aside/block-NNN.log);
+the verdict comes from the other blocks. Ctrl-C or SIGTERM removes the
+worktrees and keeps the finished blocks; the same command with the same
+--out resumes from them (same seed, same order). Exit status as `python -m
+bench.gate`: 0 no regression, 1 regression, 2 unusable input, 3 refused;
+128 + the signal's number when interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
-from bench import cli, runs
+from bench import atomic, cli, runs
+from bench.exitcodes import Exit
+from bench.interrupts import Interrupted, interruptible
 from bench.runs import RunError
-from bench.suite import command
 from bench.suite.mnist import local_mnist_dir
+from bench.tree import MeasureError, Tree, digest, git, measure, repository_root, side_env, snapshot, worktree
 
-from . import decide, output
+from . import output
+from .blocks import DEFAULT_CONFIRM, DEFAULT_MAX_TIME, DEFAULT_PROCESSES, DEFAULT_SUBSET, confirm
 from .compare import ALPHA, DETECT, THRESHOLD, RefusedError, Settings, compare, exit_code
 
 SIDES = ("base", "candidate")
-# The default gated subset, processes and time per benchmark: chosen with the
-# gate study (README, "Regression gate") so that a default run fits in 10
-# minutes on 2 cores.
-DEFAULT_SUBSET = "(test_matmul or test_forward) and (rows5] or rows500]) and not three_loops"
-DEFAULT_PROCESSES = 16
-DEFAULT_MAX_TIME = 0.2
-DEFAULT_CONFIRM = 8
-CONFIRM_STEP = 4
-EXIT_BAD_INPUT, EXIT_REFUSED = 2, 3
-
-
-class MeasureError(RuntimeError):
-    """A benchmark process failed."""
-
-
-def git(*args: str, cwd: Path) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RunError(f"git {' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
-    return done.stdout.strip()
-
-
-def repository_root(start: Path) -> Path:
-    return Path(git("rev-parse", "--show-toplevel", cwd=start))
-
-
-def worktree(stack: ExitStack, root: Path, revision: str, into: Path) -> tuple[Path, str]:
-    """A detached worktree of `revision` at `into` (removed when stack closes)."""
-    sha = git("rev-parse", "--verify", f"{revision}^{{commit}}", cwd=root)
-    git("worktree", "add", "--detach", str(into), sha, cwd=root)
-    stack.callback(lambda: git("worktree", "remove", "--force", str(into), cwd=root))
-    return into, sha
-
-
-def snapshot(root: Path, into: Path) -> Path:
-    """The working tree as it is now (tracked and untracked, not ignored files):
-    the candidate stays fixed while people keep editing the checkout."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=root, capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = root / name
-        if source.is_file():
-            target = into / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    return into
-
-
-@dataclass(frozen=True)
-class Tree:
-    """One side's code and how its processes run."""
-
-    path: Path
-    env: dict[str, str]
-
-
-def side_env(tree: Path, mnist_dir: Path | None, keep_slowdown: bool) -> dict[str, str]:
-    env = command.environment(gate_ready=True, mnist_dir=mnist_dir, keep_slowdown=keep_slowdown)
-    # The tree's own packages first, ahead of an editable install of another checkout.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
-    return env
-
-
-def measure(tree: Tree, out: Path, targets: list[str], subset: str | None,
-            max_time: float) -> Path:
-    """One fresh gate-ready process over the subset (or the given node ids), saved to out."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    args = [f"--benchmark-json={out.resolve()}", f"--benchmark-max-time={max_time}",
-            "--benchmark-columns=median,rounds"]
-    cmd = command.pytest_command(*args, gate_ready=True,
-                                 targets=tuple(targets) or (command.BENCHMARKS,))
-    if subset and not targets:
-        cmd += ["-k", subset]
-    done = subprocess.run(cmd, cwd=tree.path, env=tree.env, capture_output=True, text=True,
-                          check=False)
-    if done.returncode != 0 or not out.is_file():
-        raise MeasureError(f"benchmark process in {tree.path} failed ({done.returncode}):\n"
-                           f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return out
-
-
-def run_block(trees: dict[str, Tree], out: Path, index: int, rng: random.Random,
-              targets: list[str], subset: str | None, max_time: float) -> list[str]:
-    """One block: a process per side, in random order; returns the order."""
-    order = rng.sample(SIDES, len(SIDES))
-    for side in order:
-        measure(trees[side], out / side / f"block-{index:03d}.json", targets, subset, max_time)
-    return order
+MANIFEST = "ab.json"
+SET_ASIDE = "set-aside"
+# What a resumed run must share with the run it resumes.
+RESUMED_FIELDS = ("base", "candidate_id", "seed", "subset", "max_time", "processes", "confirm")
 
 
 def judge(out: Path, settings: Settings):
@@ -164,80 +84,201 @@ def main(argv: list[str] | None = None) -> int:
     if args.processes < 2:
         print("error: --processes must be at least 2: the spread between processes is "
               "measured from them", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return Exit.USAGE
     try:
         settings = Settings(threshold=args.threshold, alpha=args.alpha, detect=args.detect)
         root = repository_root(Path.cwd())
     except (ValueError, RunError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+        return Exit.USAGE
     out = (args.out or root / ".benchmarks" / "ab" / time.strftime("%Y%m%d-%H%M%S")).resolve()
-    if out.exists() and any(out.iterdir()):
-        print(f"error: {out} is not empty; give another --out", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    started = time.perf_counter()
     try:
-        with ExitStack() as stack:
-            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ab-")))
-            base_path, base_sha = worktree(stack, root, args.base, scratch / "base")
-            if args.candidate:
-                cand_path, cand_sha = worktree(stack, root, args.candidate, scratch / "candidate")
-                cand_label = f"{args.candidate} ({cand_sha[:12]})"
-            else:
-                cand_path = snapshot(root, scratch / "candidate")
-                cand_label = f"the working tree (on {git('rev-parse', 'HEAD', cwd=root)[:12]})"
-            mnist_dir = local_mnist_dir()
-            trees = {"base": Tree(base_path, side_env(base_path, mnist_dir, keep_slowdown=False)),
-                     "candidate": Tree(cand_path, side_env(cand_path, mnist_dir, keep_slowdown=True))}
-            manifest = {"base": {"revision": args.base, "sha": base_sha},
-                        "candidate": {"revision": args.candidate or "working tree",
-                                      "label": cand_label},
-                        "seed": seed, "subset": args.subset, "max_time": args.max_time,
-                        "settings": output.as_json([], settings)["settings"], "blocks": []}
-            rng = random.Random(seed)
-
-            def block(index: int, targets: list[str]) -> None:
-                order = run_block(trees, out, index, rng, targets, args.subset, args.max_time)
-                manifest["blocks"].append({"block": index, "order": order,
-                                           "targets": targets or "subset"})
-                (out / "ab.json").write_text(json.dumps(manifest, indent=1))
-                print(f"[{time.perf_counter() - started:5.0f} s] block {index}: "
-                      f"{' then '.join(order)}" + (f" ({len(targets)} benchmarks)" if targets else ""),
-                      flush=True)
-
-            for index in range(1, args.processes + 1):
-                block(index, [])
-            index = args.processes
-            while index < args.processes + args.confirm:
-                _, _, rows = judge(out, settings)
-                open_keys = [r.key for r in rows if r.estimate is not None
-                             and decide.straddles(r.estimate, r.threshold)]
-                if not open_keys:
-                    break
-                print(f"confirming {len(open_keys)} benchmark(s) whose interval straddles "
-                      f"the threshold", flush=True)
-                for _ in range(min(CONFIRM_STEP, args.processes + args.confirm - index)):
-                    index += 1
-                    block(index, open_keys)
-            base, candidate, rows = judge(out, settings)
+        previous = previous_manifest(out)
+        out.mkdir(parents=True, exist_ok=True)
+        probe = atomic.write_text(out / ".writable", "")
+        probe.unlink()
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return Exit.USAGE
+    except OSError as exc:
+        print(f"error: --out {out}: cannot write there ({exc.strerror or exc})", file=sys.stderr)
+        return Exit.USAGE
+    ab = ABRun(args, settings, root, out, previous)
+    try:
+        with interruptible():
+            return ab.run()
+    except Interrupted as exc:
+        print(f"interrupted ({exc.name}): worktrees and temporary trees removed; "
+              f"{len(ab.manifest.get('blocks', []))} finished block(s) kept in {out}; "
+              "the same command resumes from them", file=sys.stderr)
+        return exc.exit_code
     except RefusedError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return Exit.INCOMPARABLE
     except (RunError, MeasureError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    wall = time.perf_counter() - started
-    manifest["wall_s"] = round(wall, 1)
-    (out / "ab.json").write_text(json.dumps(manifest, indent=1))
-    header = (f"Base {args.base} ({base_sha[:12]}) against {cand_label}: "
-              f"{len(manifest['blocks'])} blocks of one fresh process per side in random order "
-              f"(seed {seed}), -k \"{args.subset}\", {base[0].machine['cpu']}, "
-              f"{wall / 60:.1f} min.")
-    print(output.text_table(rows, settings))
-    output.write(rows, settings, out / "gate.md", out / "gate.json", header)
-    print(f"\nruns and verdicts in {out} ({wall:.0f} s)")
-    return exit_code(rows)
+        return Exit.USAGE
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return Exit.USAGE
+
+
+def previous_manifest(out: Path) -> dict | None:
+    """The manifest of an interrupted run in out (resumed), None for a new or empty
+    folder; RunError for a folder holding anything else."""
+    if not out.exists() or not any(out.iterdir()):
+        return None
+    path = out / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise RunError(f"{out} is not empty and holds no readable {MANIFEST} of an "
+                       "interrupted run to resume; give another --out") from None
+    if not isinstance(manifest, dict) or "wall_s" in manifest:
+        raise RunError(f"{out} holds a finished run ({MANIFEST}); give another --out")
+    return manifest
+
+
+class ABRun:
+    """One `bench ab` run into out, resuming the finished blocks of `previous`."""
+
+    def __init__(self, args, settings: Settings, root: Path, out: Path, previous: dict | None):
+        self.args, self.settings, self.root, self.out = args, settings, root, out
+        self.previous = previous or {}
+        self.manifest: dict = {}
+        self.started = time.perf_counter()
+
+    def run(self) -> int:
+        args, out = self.args, self.out
+        seed = args.seed if args.seed is not None else self.previous.get(
+            "seed", random.SystemRandom().randrange(2**31))
+        with ExitStack() as stack:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ab-")))
+            base_path, base_sha = worktree(stack, self.root, args.base, scratch / "base")
+            if args.candidate:
+                cand_path, cand_sha = worktree(stack, self.root, args.candidate,
+                                               scratch / "candidate")
+                cand_label, cand_id = f"{args.candidate} ({cand_sha[:12]})", cand_sha
+            else:
+                cand_path = snapshot(self.root, scratch / "candidate")
+                head = git("rev-parse", "HEAD", cwd=self.root)
+                cand_label = f"the working tree (on {head[:12]})"
+                cand_id = f"working tree {digest(cand_path)}"
+            mnist_dir = local_mnist_dir()
+            self.trees = {
+                "base": Tree(base_path, side_env(base_path, mnist_dir, keep_slowdown=False)),
+                "candidate": Tree(cand_path, side_env(cand_path, mnist_dir, keep_slowdown=True))}
+            self.manifest = {
+                "base": {"revision": args.base, "sha": base_sha},
+                "candidate": {"revision": args.candidate or "working tree", "label": cand_label},
+                "candidate_id": cand_id, "seed": seed, "subset": args.subset,
+                "max_time": args.max_time, "processes": args.processes, "confirm": args.confirm,
+                "settings": output.as_json([], self.settings)["settings"],
+                "blocks": [], "set_aside": []}
+            self.check_resumable()
+            self.rng = random.Random(seed)
+            for index in range(1, args.processes + 1):
+                self.block(index, [])
+            self.index = args.processes
+            rows = confirm(lambda: self.judge()[2], self.confirming, args.confirm)
+            base, candidate, rows = self.judge()
+        wall = time.perf_counter() - self.started + self.previous.get("elapsed_s", 0)
+        self.manifest["wall_s"] = round(wall, 1)
+        self.save_manifest()
+        kept, aside = len(self.manifest["blocks"]), len(self.manifest["set_aside"])
+        header = (f"Base {args.base} ({base_sha[:12]}) against {cand_label}: "
+                  f"{kept} blocks of one fresh process per side in random order "
+                  f"(seed {seed}), -k \"{args.subset}\", {base[0].machine['cpu']}, "
+                  f"{wall / 60:.1f} min."
+                  + (f" {aside} block(s) set aside (a process crashed or saved an unusable "
+                     f"run twice; see {SET_ASIDE}/): the verdict comes from the other "
+                     f"{kept}." if aside else ""))
+        print(output.text_table(rows, self.settings))
+        if aside:
+            print(f"\n{aside} block(s) set aside; the verdict comes from the other {kept}")
+        output.write(rows, self.settings, out / "gate.md", out / "gate.json", header)
+        print(f"\nruns and verdicts in {out} ({wall:.0f} s)")
+        return exit_code(rows)
+
+    def check_resumable(self) -> None:
+        if not self.previous:
+            return
+        differing = [name for name in RESUMED_FIELDS
+                     if self.previous.get(name) != self.manifest[name]]
+        if differing:
+            raise RunError(f"{self.out} holds an interrupted run of other settings "
+                           f"({', '.join(differing)} differ); give another --out, or the same "
+                           "revisions and options to resume it")
+        self.done = {b["block"]: b for b in self.previous.get("blocks", [])}
+        self.aside = {b["block"]: b for b in self.previous.get("set_aside", [])}
+        print(f"resuming the interrupted run in {self.out}: {len(self.done)} finished "
+              f"block(s) kept, seed {self.manifest['seed']}", flush=True)
+
+    def judge(self):
+        return judge(self.out, self.settings)
+
+    def confirming(self, keys: list[str], count: int) -> int:
+        print(f"confirming {len(keys)} benchmark(s) whose interval straddles the threshold",
+              flush=True)
+        for _ in range(count):
+            self.index += 1
+            self.block(self.index, keys)
+        return count
+
+    def block(self, index: int, targets: list[str]) -> None:
+        """One block: a process per side, in random order (drawn even for a block
+        kept from an interrupted run, so that the blocks after it keep theirs)."""
+        order = self.rng.sample(SIDES, len(SIDES))
+        entry = {"block": index, "order": order, "targets": targets or "subset"}
+        files = [self.out / side / f"block-{index:03d}.json" for side in SIDES]
+        previous = getattr(self, "done", {}).get(index) or getattr(self, "aside", {}).get(index)
+        if previous is not None and previous.get("order") == order:
+            if "error" in previous:
+                self.manifest["set_aside"].append(previous)
+                return
+            if all(f.is_file() for f in files):
+                self.manifest["blocks"].append(entry)
+                self.progress(index, order, targets, "kept from the interrupted run")
+                return
+        error = None
+        for attempt in (1, 2):
+            try:
+                for side in order:
+                    path = measure(self.trees[side], self.out / side / f"block-{index:03d}.json",
+                                   targets, self.args.subset, self.args.max_time)
+                    runs.require_samples(runs.load(path))
+                error = None
+                break
+            except (MeasureError, RunError) as exc:
+                error = str(exc)
+                for f in files:
+                    f.unlink(missing_ok=True)
+                if attempt == 1:
+                    print(f"block {index}: {error.splitlines()[0]}; running it once more",
+                          flush=True)
+        if error is not None:
+            log = self.out / SET_ASIDE / f"block-{index:03d}.log"
+            log.parent.mkdir(exist_ok=True)
+            atomic.write_text(log, error + "\n")
+            self.manifest["set_aside"].append({**entry, "error": error.splitlines()[0]})
+            self.save_manifest()
+            print(f"block {index} set aside: it failed twice ({log})", flush=True)
+            if not self.manifest["blocks"] and len(self.manifest["set_aside"]) >= 2:
+                raise MeasureError(f"every block so far failed twice; the last error: {error}")
+            return
+        self.manifest["blocks"].append(entry)
+        self.save_manifest()
+        self.progress(index, order, targets)
+
+    def progress(self, index: int, order: list[str], targets: list[str], note: str = "") -> None:
+        print(f"[{time.perf_counter() - self.started:5.0f} s] block {index}: "
+              f"{' then '.join(order)}" + (f" ({len(targets)} benchmarks)" if targets else "")
+              + (f" ({note})" if note else ""), flush=True)
+
+    def save_manifest(self) -> None:
+        self.manifest["elapsed_s"] = round(time.perf_counter() - self.started
+                                           + self.previous.get("elapsed_s", 0), 1)
+        atomic.write_text(self.out / MANIFEST, json.dumps(self.manifest, indent=1))
 
 
 if __name__ == "__main__":

@@ -223,14 +223,14 @@ def timed(benchmark, request, bench_device):
         fraction = timing.slowdowns().get(workload.kernel, 0.0)
         if fraction and benchmark.enabled:
             target = timing.slowed(target, fraction, clock)
-        result, reference_samples = timing.paired(
+        result, reference_samples, dropped = timing.paired(
             benchmark, target, timing.synchronized(reference.call, sync), clock=clock,
             max_time=float(config.getoption("benchmark_max_time")),
             min_rounds=int(config.getoption("benchmark_min_rounds")))
         environment = Environment(torch=torch.__version__, threads=torch.get_num_threads(),
                                   device=str(bench_device), slowdown=fraction)
         benchmark.extra_info.update(
-            runs.extra_info(workload, environment, reference.name, reference_samples))
+            runs.extra_info(workload, environment, reference.name, reference_samples, dropped))
         if threshold is not None:
             benchmark.extra_info[runs.GATE_THRESHOLD] = threshold
         if benchmark.enabled:

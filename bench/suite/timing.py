@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import torch
 
+from bench import runs
+
 # MATMUL_BENCH_SLOWDOWN="kernel=0.10[,other=0.05]": add that fraction of the
 # call's own time to every timed call of the benchmarks of that kernel (gate
 # study, tests of the gates). Never set in normal runs; runs record it.
@@ -99,19 +101,23 @@ def plan_rounds(seconds_per_round: float, max_time: float, min_rounds: int,
     return max(min_rounds, min(wanted, max_rounds))
 
 
+class ClockFaultError(RuntimeError):
+    """Clock faults left a benchmark too few valid rounds."""
+
+
 def paired(benchmark, target: Callable[[], object], reference: Callable[[], object], *,
            clock: Clock, max_time: float = 1.0, min_rounds: int = 5,
-           warmup_rounds: int = 2) -> tuple[object, list[float] | None]:
+           warmup_rounds: int = 2) -> tuple[object, list[float] | None, int]:
     """Time target under pytest-benchmark, each round preceded by one timed reference call.
 
     `clock` must be the benchmark's own timer, so both halves of a pair are on
     one clock (time.process_time, with one thread, ignores the time a shared
     machine makes the process wait for a core). Returns (target's result, the
-    reference's seconds per timed round); with timing off it calls target once
-    and returns no reference samples.
+    reference's seconds per timed round, rounds dropped for clock faults); with
+    timing off it calls target once and returns no reference samples.
     """
     if not benchmark.enabled:
-        return benchmark.pedantic(target), None  # untimed: one plain call
+        return benchmark.pedantic(target), None, 0  # untimed: one plain call
     reference_times: list[float] = []
 
     def time_reference():
@@ -124,4 +130,24 @@ def paired(benchmark, target: Callable[[], object], reference: Callable[[], obje
     result = benchmark.pedantic(target, setup=time_reference, rounds=rounds,
                                 warmup_rounds=warmup_rounds)
     # setup also ran before the warmup rounds; keep the pairs of timed rounds.
-    return result, reference_times[-rounds:]
+    kept, dropped = drop_clock_faults(benchmark.stats.stats, reference_times[-rounds:])
+    return result, kept, dropped
+
+
+def drop_clock_faults(stats, reference_times: list[float]) -> tuple[list[float], int]:
+    """Drop every round whose target or reference time is a clock fault (<= 0 or
+    not finite: e.g. a CPU-time read that did not advance across the call, whose
+    time then lands in the next round), both halves together, from
+    pytest-benchmark's Stats in place; returns (the reference times kept, the
+    number dropped). Raises ClockFaultError when too few rounds are left."""
+    data = stats.data
+    keep = [runs.valid_time(t) and runs.valid_time(r) for t, r in zip(data, reference_times)]
+    dropped = keep.count(False)
+    if not dropped:
+        return reference_times, 0
+    if len(keep) - dropped < runs.MIN_VALID_ROUNDS:
+        raise ClockFaultError(runs.too_few_rounds("benchmark", len(keep) - dropped, len(keep)))
+    data[:] = [t for t, ok in zip(data, keep) if ok]
+    for name in [n for n in vars(stats) if n != "data"]:  # statistics cached on first use
+        del stats.__dict__[name]
+    return [r for r, ok in zip(reference_times, keep) if ok], dropped

@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 
 from bench import cli
-from bench.gate.ab import DEFAULT_CONFIRM, DEFAULT_MAX_TIME, DEFAULT_PROCESSES, DEFAULT_SUBSET, repository_root
+from bench.gate.blocks import DEFAULT_CONFIRM, DEFAULT_MAX_TIME, DEFAULT_PROCESSES, DEFAULT_SUBSET
 from bench.gate.compare import Settings
+from bench.tree import repository_root
 
 from . import judge as judging
 from .patches import PATCHES

@@ -26,7 +26,7 @@ import numpy as np
 
 from bench import runs
 from bench.gate import decide
-from bench.gate.ab import CONFIRM_STEP
+from bench.gate.blocks import confirm as confirming
 from bench.gate.compare import Settings, compare
 
 from . import previous
@@ -88,20 +88,27 @@ def _ours(base: dict[int, runs.Run], other: dict[int, runs.Run], groups: list[in
     """Verdicts and MDEs of one comparison, with confirming groups; groups used."""
     chosen = rng.sample(groups, blocks)
     spare = [g for g in groups if g not in chosen]
-    rows = {r.key: r for r in compare([base[g] for g in chosen], [other[g] for g in chosen],
-                                      settings)}
-    used = blocks
-    while confirm and spare:
-        open_keys = [k for k, r in rows.items()
-                     if r.estimate is not None and decide.straddles(r.estimate, r.threshold)]
-        if not open_keys:
-            break
-        step = spare[:min(CONFIRM_STEP, confirm)]
-        spare, confirm, used = spare[len(step):], confirm - len(step), used + len(step)
-        chosen += step
+    rows: dict[str, object] = {}
+    confirmed: list[str] | None = None  # the benchmarks the groups added last are for
+
+    def judge_chosen():
         wider = {r.key: r for r in compare([base[g] for g in chosen], [other[g] for g in chosen],
                                            settings)}
-        rows.update({k: wider[k] for k in open_keys})
+        # Groups hold every benchmark, but as `bench ab` does, only the confirmed
+        # ones take the wider verdict.
+        rows.update(wider if confirmed is None else {k: wider[k] for k in confirmed})
+        return list(rows.values())
+
+    def add_groups(keys: list[str], count: int) -> int:
+        nonlocal confirmed
+        step = spare[:count]
+        del spare[:len(step)]
+        chosen.extend(step)
+        confirmed = keys
+        return len(step)
+
+    confirming(judge_chosen, add_groups, confirm)
+    used = len(chosen)
     verdicts = {k: r.outcome for k, r in rows.items()}
     mdes = {k: r.estimate.mde for k, r in rows.items()
             if r.estimate is not None and r.estimate.mde is not None}

@@ -8,7 +8,7 @@ import random
 import time
 from pathlib import Path
 
-from bench.gate.ab import Tree, measure, side_env, snapshot
+from bench.tree import Tree, measure, side_env, snapshot
 from bench.suite.mnist import local_mnist_dir
 
 from .neighbour import Neighbour

@@ -1,0 +1,114 @@
+"""Running the suite in a git tree: a revision's worktree or a snapshot of the
+working tree, and one fresh gate-ready benchmark process in it.
+
+`python -m bench ab`, the gate study and the tests build on this; it knows
+nothing of verdicts.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.runs import RunError
+from bench.suite import command
+
+
+class MeasureError(RuntimeError):
+    """A benchmark process failed, or saved nothing."""
+
+
+def git(*args: str, cwd: Path) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RunError(f"git {' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout.strip()
+
+
+def repository_root(start: Path) -> Path:
+    return Path(git("rev-parse", "--show-toplevel", cwd=start))
+
+
+def worktree(stack: ExitStack, root: Path, revision: str, into: Path) -> tuple[Path, str]:
+    """A detached worktree of `revision` at `into` (removed when stack closes)."""
+    sha = git("rev-parse", "--verify", f"{revision}^{{commit}}", cwd=root)
+    # Worktrees of a run killed outright (SIGKILL, power) are only pruned when asked.
+    git("worktree", "prune", cwd=root)
+    stack.callback(_remove_worktree, root, into)  # before add: an interrupted add is cleaned too
+    git("worktree", "add", "--detach", str(into), sha, cwd=root)
+    return into, sha
+
+
+def _remove_worktree(root: Path, path: Path) -> None:
+    subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=root,
+                   capture_output=True, check=False)
+    shutil.rmtree(path, ignore_errors=True)
+    subprocess.run(["git", "worktree", "prune"], cwd=root, capture_output=True, check=False)
+
+
+def tracked_files(root: Path) -> list[str]:
+    """The working tree's tracked and untracked files that git does not ignore."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=root, capture_output=True, check=True).stdout.decode()
+    return sorted(name for name in set(listed.split("\0")) if name and (root / name).is_file())
+
+
+def snapshot(root: Path, into: Path) -> Path:
+    """The working tree as it is now (tracked and untracked, not ignored files):
+    the candidate stays fixed while people keep editing the checkout."""
+    for name in tracked_files(root):
+        target = into / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, target)
+    return into
+
+
+def digest(tree: Path) -> str:
+    """A content hash of a snapshot (names and bytes): what a resumed run compares."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in tree.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(tree)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One side's code and how its processes run."""
+
+    path: Path
+    env: dict[str, str]
+
+
+def side_env(tree: Path, mnist_dir: Path | None, keep_slowdown: bool) -> dict[str, str]:
+    env = command.environment(gate_ready=True, mnist_dir=mnist_dir, keep_slowdown=keep_slowdown)
+    # The tree's own packages first, ahead of an editable install of another checkout.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
+    return env
+
+
+def measure(tree: Tree, out: Path, targets: list[str], subset: str | None,
+            max_time: float) -> Path:
+    """One fresh gate-ready process over the subset (or the given node ids), saved to
+    out: whole or not at all (a temporary name, renamed once the process succeeded)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    args = [f"--benchmark-json={partial.resolve()}", f"--benchmark-max-time={max_time}",
+            "--benchmark-columns=median,rounds"]
+    cmd = command.pytest_command(*args, gate_ready=True,
+                                 targets=tuple(targets) or (command.BENCHMARKS,))
+    if subset and not targets:
+        cmd += ["-k", subset]
+    try:
+        done = subprocess.run(cmd, cwd=tree.path, env=tree.env, capture_output=True, text=True,
+                              check=False)
+        if done.returncode != 0 or not partial.is_file():
+            raise MeasureError(f"benchmark process in {tree.path} failed ({done.returncode}):\n"
+                               f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out
