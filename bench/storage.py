@@ -7,11 +7,14 @@ or, for several runs (one per process), by a folder holding them.
 """
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pytest_benchmark.utils import get_machine_id
 
-from .runs import RunError
+from . import runs
+from .runs import Run, RunError
 
 DEFAULT_STORAGE = Path(".benchmarks")
 
@@ -63,3 +66,52 @@ def resolve(spec: str | Path, storage: str | Path = DEFAULT_STORAGE) -> list[Pat
         listing = ", ".join(str(p) for p in found)
         raise RunError(f"saved run {text!r} is ambiguous under {root}/: {listing}")
     return found
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def usable(paths: Iterable[Path], warning: Callable[[str], None] = warn) -> list[Run]:
+    """The runs among paths found in storage that are whole: an empty, truncated or
+    otherwise unreadable file, or a partial run (bench.runs.PARTIAL), is skipped
+    with a warning naming it and the fault. Runs named explicitly go through
+    runs.load instead, where such faults are errors."""
+    found = []
+    for path in paths:
+        try:
+            run = runs.load(path)
+        except RunError as exc:
+            warning(f"skipping {exc}")
+            continue
+        if run.partial:
+            warning(f"skipping {path}: {partial_note(run)}")
+            continue
+        found.append(run)
+    return found
+
+
+def partial_note(run: Run) -> str:
+    return (f"a partial run: {len(run.missing)} benchmark(s) its suite selected are missing "
+            f"({run.partial_reason or 'not finished'})")
+
+
+def guard_stock_listing() -> None:
+    """`pytest-benchmark list` and `compare` (which import the root conftest.py)
+    skip, with a warning, the saved runs that do not load whole, as our tools do:
+    stock, an empty file from an interrupted save breaks every later compare."""
+    from pytest_benchmark.storage.file import FileStorage
+
+    stock = FileStorage.query
+    if getattr(stock, "guarded", False):
+        return
+
+    def query(self, *globs_or_files):
+        named = {Path(g).resolve() for g in globs_or_files if Path(g).is_file()}
+        files = stock(self, *globs_or_files)
+        whole = {run.source.resolve() for run in usable(
+            [f for f in files if f.resolve() not in named])}
+        return [f for f in files if f.resolve() in named or f.resolve() in whole]
+
+    query.guarded = True
+    FileStorage.query = query

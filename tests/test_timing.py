@@ -176,6 +176,14 @@ class Options:
 class Config:
     def __init__(self, **asked):
         self.option, self.warnings, self.lines = Options(**asked), [], []
+        self.plugins = []
+
+    @property
+    def pluginmanager(self):
+        return self
+
+    def register(self, plugin, name):
+        self.plugins.append(name)
 
     def addinivalue_line(self, name, line):
         self.lines.append(line)

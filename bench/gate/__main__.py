@@ -82,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     print(output.text_table(rows, settings))
     header = (f"Base: {len(base)} run(s) from `{args.base}`; candidate: {len(candidate)} "
               f"run(s) from `{args.candidate}`; {base[0].machine['cpu']}.")
-    output.write(rows, settings, args.markdown, args.json, header)
+    try:
+        output.write(rows, settings, args.markdown, args.json, header)
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     code = exit_code(rows)
     if code == EXIT_BAD_INPUT:
         print("error: nothing could be judged, or some benchmarks could not be compared "

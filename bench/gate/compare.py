@@ -9,6 +9,7 @@ injected slowdown.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,7 @@ class Row:
     normalization: str | None = None    # the resolved mode the estimate compares
     needs_blocks: int | None = None     # for an MDE within the detection target
     note: str = ""
+    dropped: int = 0                    # rounds dropped for clock faults, over both sides
 
     @property
     def too_noisy(self) -> bool:
@@ -76,6 +78,7 @@ def check_comparable(base: list[Run], candidate: list[Run], allow_different_mach
     injected slowdown (RunError); return the differences that were allowed."""
     if not base or not candidate:
         raise RunError("each side needs at least one run")
+    check_distinct([*base, *candidate])
     for run in base:
         slowed = sorted({b.workload.kernel if b.workload else b.key
                          for b in run.benchmarks.values()
@@ -92,6 +95,27 @@ def check_comparable(base: list[Run], candidate: list[Run], allow_different_mach
             "differ by more than any regression worth catching; rerun both sides on one "
             "machine, or pass --allow-different-machine.")
     return differing
+
+
+def fingerprint(run: Run) -> str:
+    """What makes two runs the same process: their raw samples (a copy of a file, or
+    one file named two ways, is one run)."""
+    h = hashlib.sha256(str(run.datetime).encode())
+    for key, bench in sorted(run.benchmarks.items()):
+        h.update(key.encode())
+        for values in (bench.samples, bench.reference):
+            h.update(b"-" if values is None else values.tobytes())
+    return h.hexdigest()
+
+
+def check_distinct(all_runs: list[Run]) -> None:
+    """RunError when one run is given twice: it would count as two processes."""
+    seen: dict[str, Run] = {}
+    for run in all_runs:
+        other = seen.setdefault(fingerprint(run), run)
+        if other is not run:
+            raise RunError(f"the same run is given twice ({other.source} and {run.source}): "
+                           "each process counts once; name each run once")
 
 
 def blocks(base: list[Run], candidate: list[Run]) -> list[tuple[Run, Run]] | None:
@@ -191,8 +215,9 @@ def _judge(key: str, base: list[Run], candidate: list[Run], pairs, tail: float,
     if not estimate.measured:
         note = ("one process per side cannot show the noise between processes: give "
                 "several runs per side (python -m bench ab runs them)")
+    dropped = sum(b.dropped for b in [*base_runs, *cand_runs])
     return Row(key, decide.verdict(estimate, threshold), first_base, first_cand, estimate,
-               threshold, mode, needs, note)
+               threshold, mode, needs, note, dropped)
 
 
 def exit_code(rows: list[Row]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench import atomic
 from bench.runs import NORMALIZATION_MEANING, Benchmark
 from bench.units import format_change, format_time
 
@@ -23,13 +24,26 @@ def _time(bench: Benchmark | None) -> str:
     return f"{format_time(bench.median)} ({shown}x {bench.reference_name})"
 
 
+# An MDE beyond this says only that the processes were too few to measure with
+# (with 2 blocks it can reach 10^40 %): said so, not as a number.
+MDE_SHOWN = 1.0
+
+
+def mde_text(mde: float, digits: int = 1) -> str:
+    return f"+{mde * 100:.{digits}f} %" if mde < MDE_SHOWN else f"over +{MDE_SHOWN * 100:g} %"
+
+
 def verdict_text(row: Row, settings: Settings) -> str:
     text = row.outcome.value.upper() if row.outcome is Outcome.REGRESSED else row.outcome.value
     if row.too_noisy:
         need = (f"needs ≈ {row.needs_blocks} processes a side" if row.needs_blocks
                 else "no affordable number of processes would do")
-        text += (f" (too noisy to gate at ±{row.threshold * 100:g} % here: catches "
-                 f"+{row.estimate.mde * 100:.0f} %, not +{settings.detect * 100:g} %; {need})")
+        if row.estimate.mde >= MDE_SHOWN:
+            text += (f" (too few processes to gate: {row.estimate.processes[0]} a side catch "
+                     f"only slowdowns {mde_text(row.estimate.mde)}; {need})")
+        else:
+            text += (f" (too noisy to gate at ±{row.threshold * 100:g} % here: catches "
+                     f"{mde_text(row.estimate.mde, 0)}, not +{settings.detect * 100:g} %; {need})")
     return text
 
 
@@ -43,7 +57,7 @@ def cells(row: Row, settings: Settings) -> tuple[str, ...]:
     else:
         change = f"{format_change(est.ratio)} [unmeasured]"
     threshold = f"±{row.threshold * 100:g} %" if row.threshold is not None else "-"
-    mde = f"+{est.mde * 100:.1f} %" if est is not None and est.mde is not None else "-"
+    mde = mde_text(est.mde) if est is not None and est.mde is not None else "-"
     processes = ("-" if est is None else
                  f"{est.processes[0]} {'blocks' if est.paired else 'vs ' + str(est.processes[1])}")
     return (row.key.rpartition("::")[2] or row.key, _time(row.base), _time(row.candidate),
@@ -63,6 +77,10 @@ def summary(rows: list[Row], settings: Settings) -> str:
             f"intervals hold all true ratios together with {100 * (1 - settings.alpha):g} % "
             f"confidence (Bonferroni). MDE: the slowdown caught with {POWER * 100:g} % "
             "probability at this noise.")
+    faulty = [r for r in rows if r.dropped]
+    if faulty:
+        text += (f"\nClock faults: {sum(r.dropped for r in faulty)} round(s) dropped (a time "
+                 f"<= 0 or not finite, with its paired half) in {len(faulty)} benchmark(s).")
     undecided = [r for r in rows if r.outcome is Outcome.UNDECIDED]
     if undecided:
         text += f"\n{undecided[0].note}."
@@ -104,6 +122,7 @@ def as_json(rows: list[Row], settings: Settings) -> dict:
             "paired": est.paired if est else None,
             "normalization": row.normalization,
             "note": row.note,
+            "dropped_rounds": row.dropped,
         }
 
     return {"settings": {"threshold": settings.threshold, "alpha": settings.alpha,
@@ -115,6 +134,6 @@ def as_json(rows: list[Row], settings: Settings) -> dict:
 def write(rows: list[Row], settings: Settings, markdown_path: Path | None = None,
           json_path: Path | None = None, header: str = "") -> None:
     if markdown_path is not None:
-        markdown_path.write_text(markdown(rows, settings, header), encoding="utf-8")
+        atomic.write_text(markdown_path, markdown(rows, settings, header))
     if json_path is not None:
-        json_path.write_text(json.dumps(as_json(rows, settings), indent=1), encoding="utf-8")
+        atomic.write_text(json_path, json.dumps(as_json(rows, settings), indent=1))

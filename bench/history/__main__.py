@@ -75,19 +75,34 @@ def run_paths(specs: list[str], storage_folder: str) -> list[Path]:
     return sources(specs, storage_folder)[1]
 
 
-def saved_rows(saved: list[Path]):
-    """The saved runs' kept rows, each run summarized in turn (its raw samples are not
-    held longer), and how many benchmarks were left out for want of samples."""
+def saved_rows(saved: list[runs.Run]):
+    """The saved runs' kept rows, each run summarized in turn, and how many
+    benchmarks were left out for want of samples."""
     import pyarrow as pa
 
     from .kept import KEPT_SCHEMA, summarize
 
     tables, skipped = [], 0
-    for path in saved:
-        table, left_out = summarize(runs.load(path))
+    for run in saved:
+        table, left_out = summarize(run)
         tables.append(table)
         skipped += left_out
     return (pa.concat_tables(tables) if tables else KEPT_SCHEMA.empty_table()), skipped
+
+
+def load_saved(paths: list[Path], named: bool, storage_folder: str) -> list[runs.Run]:
+    """Runs named explicitly must load (RunError); of those found in storage, the
+    empty, truncated and partial ones are skipped with a warning."""
+    if not named:
+        found = storage.usable(paths)
+        if paths and not found:
+            raise RunError(f"none of the {len(paths)} run(s) under {storage_folder}/ is whole")
+        return found
+    loaded = [runs.load(p) for p in paths]
+    for run in loaded:
+        if run.partial:
+            storage.warn(f"{run.source}: {storage.partial_note(run)}")
+    return loaded
 
 
 def parser() -> argparse.ArgumentParser:
@@ -116,11 +131,17 @@ def main(argv: list[str] | None = None) -> int:
         return Exit.USAGE
     try:
         kept, saved = sources(args.runs, args.storage)
-        history = analyze_kept(kept, *saved_rows(saved))
+        loaded = load_saved(saved, bool(args.runs), args.storage)
+        history = analyze_kept(kept, *saved_rows(loaded))
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return Exit.USAGE
     print(text(history))
+    faulty = [run for run in loaded if run.dropped]
+    if faulty:
+        print(f"clock faults: {sum(r.dropped for r in faulty)} round(s) dropped (a time <= 0 "
+              f"or not finite, with its paired half) in {len(faulty)} run(s): "
+              f"{', '.join(r.id for r in faulty)}")
     md, js, page, *plots = write(history, args.out, png=args.png)
     print(f"wrote {md}, {js}, {page}" + (f" and {len(plots)} plot(s)" if args.png else ""))
     return Exit.OK

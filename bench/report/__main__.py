@@ -2,16 +2,19 @@
 
     python -m bench.report [RUN] [--out reports] [--storage .benchmarks]
 
-RUN is a saved run's file or id (0001); without it, the newest run saved for
-this machine under the storage folder. Every number comes from the run.
+RUN is a saved run's file or id (0001); without it, the newest whole run saved
+for this machine under the storage folder (empty, truncated and partial runs
+are skipped, with a warning). Every number comes from the run. ladder.md and
+ladder.png are replaced together or not at all.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from bench import cli, runs, storage
-from bench.runs import RunError
+from bench import atomic, cli, runs, storage
+from bench.exitcodes import Exit
+from bench.runs import Run, RunError
 
 from .ladder import markdown
 from .plot import plot
@@ -19,18 +22,35 @@ from .plot import plot
 
 def newest_run(folder: str | Path = storage.DEFAULT_STORAGE) -> Path:
     saved = storage.saved_runs(folder)
-    if not saved:
-        raise RunError(f"no saved run under {folder}/: run the benchmarks with "
-                       "--benchmark-autosave first (python -m bench run does)")
-    return saved[-1]
+    whole = storage.usable(reversed(saved)) if saved else []
+    if not whole:
+        raise RunError(f"no {'whole ' if saved else ''}saved run under {folder}/: run the "
+                       "benchmarks with --benchmark-autosave first (python -m bench run does)")
+    return whole[0].source
+
+
+def notes(run: Run) -> str:
+    """What the tables do not show: clock faults dropped, benchmarks missing."""
+    lines = []
+    faulty = [b for b in run.benchmarks.values() if b.dropped]
+    if faulty:
+        lines.append(f"Clock faults: {run.dropped} round(s) dropped in {len(faulty)} "
+                     "benchmark(s) (a time <= 0 or not finite, dropped with its paired half).")
+    if run.partial:
+        lines.append(f"Partial run: {storage.partial_note(run)}.")
+    return "".join(f"\n{line}\n" for line in lines)
 
 
 def write_report(run_path: Path, out: Path) -> tuple[Path, Path]:
     run = runs.load(run_path)
+    if run.partial:
+        storage.warn(f"{run_path}: {storage.partial_note(run)}")
     out.mkdir(parents=True, exist_ok=True)
-    text = out / "ladder.md"
-    text.write_text(markdown(run), encoding="utf-8")
-    return text, plot(run, out / "ladder.png")
+    text, png = out / "ladder.md", out / "ladder.png"
+    with atomic.together(text, png) as (text_partial, png_partial):
+        text_partial.write_text(markdown(run) + notes(run), encoding="utf-8")
+        plot(run, png_partial)
+    return text, png
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,9 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         text, png = write_report(path, args.out)
     except (RunError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {text} and {png}")
-    return 0
+        return Exit.USAGE
+    except OSError as error:
+        print(f"error: cannot write the report in {args.out}: {error}", file=sys.stderr)
+        return Exit.USAGE
+    print(f"wrote {text} and {png} from {path}")
+    return Exit.OK
 
 
 if __name__ == "__main__":

@@ -43,6 +43,6 @@ def plot(run: Run, path: Path) -> Path:
     handles = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
     fig.legend(handles.values(), handles.keys(), loc="center right", fontsize="small")
     fig.tight_layout(rect=(0, 0, 1 - 3.4 / fig.get_figwidth(), 1))  # room for the legend
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")  # path may be a temporary name
     plt.close(fig)
     return path

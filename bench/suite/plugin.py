@@ -24,7 +24,7 @@ from pytest_benchmark.utils import load_timer
 from bench import runs
 from bench.runs import Environment, Workload
 
-from . import machine
+from . import machine, saving
 
 if TYPE_CHECKING:
     import torch
@@ -56,6 +56,7 @@ def pytest_configure(config):
     option = config.option
     if not hasattr(option, "benchmark_disable"):
         return  # pytest-benchmark is not loaded (-p no:benchmark)
+    config.pluginmanager.register(saving.SavingPlugin(config), "bench-saving")
     if option.benchmark_disable or option.benchmark_skip:
         return  # the user's own choice
     asked = [name for name in TIMING_OPTIONS if getattr(option, name, None)]
@@ -70,6 +71,41 @@ def pytest_configure(config):
             f"{flag} asks for timings: running without xdist workers (-n), "
             "which would time benchmarks beside other tests"), stacklevel=2)
         option.dist, option.tx = "no", []
+
+
+def pytest_sessionstart(session):
+    """Settings that would spoil the whole session, said once before any test runs."""
+    from .mnist import mnist_dir_problem
+
+    check_slowdown()
+    problem = mnist_dir_problem()
+    if problem and os.environ.get("CI"):
+        raise pytest.UsageError(problem)
+    if problem:  # the real-MNIST tests skip, giving it as their reason
+        session.config.issue_config_time_warning(pytest.PytestConfigWarning(problem), stacklevel=2)
+
+
+def check_slowdown() -> None:
+    """MATMUL_BENCH_SLOWDOWN must parse and name kernels that exist: a typo would
+    otherwise inject nothing, silently."""
+    if not os.environ.get("MATMUL_BENCH_SLOWDOWN"):  # timing.SLOWDOWN_ENV, without loading torch
+        return
+    from . import cases, timing
+
+    try:
+        wanted = timing.slowdowns()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if not wanted:
+        return
+    import matmul
+
+    known = {*matmul.KERNELS, *matmul.UNAVAILABLE, cases.READ_X, cases.PEAK_GEMM, "load_mnist"}
+    unknown = sorted(set(wanted) - known)
+    if unknown:
+        raise pytest.UsageError(
+            f"{timing.SLOWDOWN_ENV}: unknown kernel(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(known))}")
 
 
 def pytest_collection_finish(session):
@@ -111,12 +147,13 @@ def _nvidia_driver() -> str:
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """Directory of the four MNIST .gz files; in CI its absence is a failure, not a skip."""
-    from .mnist import SHARED_MNIST, local_mnist_dir
+    from .mnist import SHARED_MNIST, local_mnist_dir, mnist_dir_problem
 
     directory = local_mnist_dir()
     if directory is None:
-        reason = ("real MNIST not found: set MNIST_DIR or run `python -m data fetch` "
-                  f"(looked at {SHARED_MNIST} and the user cache)")
+        reason = mnist_dir_problem() or (
+            "real MNIST not found: set MNIST_DIR or run `python -m data fetch` "
+            f"(looked at {SHARED_MNIST} and the user cache)")
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
