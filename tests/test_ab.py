@@ -6,12 +6,19 @@ minutes (README, "Regression gate", shows one)."""
 from __future__ import annotations
 
 import json
+import os
+import random
+import signal
 import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from bench.gate import ab
+import fake_ab
 from synthetic_runs import MODULE, make_run
 
 SUITE = {"einsum-rows500": 360e-6, "broadcast-rows5": 40e-6}
@@ -108,4 +115,124 @@ def test_refuses_too_few_processes_and_a_used_folder(repo, fake_measure, tmp_pat
     assert "not empty" in capsys.readouterr().err
     assert ab.main(["no-such-revision", "--out", str(tmp_path / "new")]) == 2
     assert "no-such-revision" in capsys.readouterr().err
+    assert fake_measure == []
+
+
+# ---------------------------------------------------------------- faults
+
+FAKE_AB = Path(__file__).resolve().parent / "fake_ab.py"
+
+
+def blocks_done(out: Path) -> int:
+    try:
+        return len(json.loads((out / "ab.json").read_text())["blocks"])
+    except (OSError, ValueError):
+        return 0
+
+
+@pytest.mark.spawns
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_after_two_blocks_leaves_nothing_behind_and_the_rerun_resumes(
+        repo, tmp_path, monkeypatch, capsys, signum):
+    out, scratch = tmp_path / "ab", tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": str(FAKE_AB.parents[1])}
+    command = [sys.executable, str(FAKE_AB), "HEAD~1", "HEAD", "--processes", "6", "--seed", "3",
+               "--confirm", "0", "--out", str(out)]
+    child = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while blocks_done(out) < 2:
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.02)
+    child.send_signal(signum)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 128 + signum, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert f"interrupted ({signal.Signals(signum).name})" in err and "resumes" in err
+    assert git("worktree", "list", cwd=repo).count("\n") == 0  # only the checkout itself
+    assert list(scratch.iterdir()) == []                         # no temporary tree
+    kept = json.loads((out / "ab.json").read_text())["blocks"]
+    assert 2 <= len(kept) < 6
+
+    # The rerun (here, in this process, with the same synthetic processes).
+    monkeypatch.setattr(ab, "measure", fake_ab.measure)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("FAKE_PROCESS_SECONDS", "0")
+    args = command[2:]
+    assert ab.main(args) == 1  # HEAD's einsum is 25 % slower
+    stdout = capsys.readouterr().out
+    assert f"resuming the interrupted run in {out}: {len(kept)} finished block(s) kept, seed 3" \
+        in stdout
+    assert stdout.count("kept from the interrupted run") == len(kept)
+    manifest = json.loads((out / "ab.json").read_text())
+    rng = random.Random(3)  # the same seed gives the same order as an uninterrupted run
+    assert [b["order"] for b in manifest["blocks"]] == [rng.sample(ab.SIDES, 2) for _ in range(6)]
+    assert manifest["blocks"][:len(kept)] == kept
+    assert (out / "gate.md").is_file() and list(scratch.iterdir()) == []
+    # A finished run is refused as before.
+    assert ab.main(args) == 2
+    assert "holds a finished run" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_of_other_settings_is_not_resumed(repo, fake_measure, tmp_path, capsys):
+    out = tmp_path / "ab"
+    out.mkdir()
+    (out / "ab.json").write_text(json.dumps({"seed": 3, "subset": "other", "blocks": []}))
+    assert ab.main(["HEAD~1", "HEAD", "--processes", "4", "--seed", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "interrupted run of other settings" in err and "subset" in err
+    assert fake_measure == []
+
+
+def test_a_crashed_block_runs_once_more_then_is_set_aside(repo, fake_measure, monkeypatch,
+                                                          tmp_path, capsys):
+    """Block 2's first process crashes (rerun, fine); block 3 saves an empty run twice."""
+    real = ab.measure
+    failures = {"block-002.json": 1, "block-003.json": 2}
+
+    def flaky(tree, out, targets, subset, max_time):
+        if failures.get(out.name, 0) > 0 and tree.path.name == "base":
+            failures[out.name] -= 1
+            if out.name == "block-002.json":
+                raise ab.MeasureError("benchmark process in base failed (-11):\nSegmentation fault")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text("")
+            return out
+        return real(tree, out, targets, subset, max_time)
+
+    monkeypatch.setattr(ab, "measure", flaky)
+    out = tmp_path / "ab"
+    code = ab.main(["HEAD~1", "HEAD", "--processes", "6", "--seed", "1", "--confirm", "0",
+                    "--out", str(out)])
+    stdout = capsys.readouterr().out
+    assert code == 1, stdout
+    assert "block 2: benchmark process in base failed (-11):; running it once more" in stdout
+    assert "block 3 set aside: it failed twice" in stdout
+    manifest = json.loads((out / "ab.json").read_text())
+    assert [b["block"] for b in manifest["blocks"]] == [1, 2, 4, 5, 6]
+    assert [b["block"] for b in manifest["set_aside"]] == [3]
+    assert "not a readable JSON file" in manifest["set_aside"][0]["error"]
+    assert (out / "set-aside" / "block-003.log").is_file()
+    assert not (out / "base" / "block-003.json").exists()
+    gate_md = (out / "gate.md").read_text()
+    assert "5 blocks" in gate_md and "1 block(s) set aside" in gate_md
+
+
+def test_processes_that_always_fail_stop_the_run(repo, monkeypatch, tmp_path, capsys):
+    def broken(tree, out, targets, subset, max_time):
+        raise ab.MeasureError("benchmark process failed (1):\nImportError: no module named x")
+
+    monkeypatch.setattr(ab, "measure", broken)
+    assert ab.main(["HEAD", "--processes", "6", "--out", str(tmp_path / "ab")]) == 2
+    err = capsys.readouterr().err
+    assert "every block so far failed twice" in err and "ImportError" in err
+    assert git("worktree", "list", cwd=repo).count("\n") == 0
+
+
+def test_an_unwritable_out_is_refused_at_once(repo, fake_measure, tmp_path, capsys):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    assert ab.main(["HEAD", "--out", str(blocked / "ab")]) == 2
+    assert "cannot write there" in capsys.readouterr().err
     assert fake_measure == []
