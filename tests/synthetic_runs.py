@@ -47,3 +47,16 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
         "commit_info": {"id": commit, "time": commit_time, "dirty": False},
         "benchmarks": entries, "datetime": ran, "version": "5.2.3",
     }
+
+
+def block_folders(folder, benchmarks: dict[str, float], blocks: int):
+    """folder/base and folder/candidate with one run per block, as `bench ab` writes
+    them, from the same code (an A/A comparison)."""
+    import json
+
+    for index in range(blocks):
+        for side, offset in (("base", 0), ("candidate", 1)):
+            path = folder / side / f"block-{index + 1:03d}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(make_run(benchmarks, seed=2 * index + offset)))
+    return folder / "base", folder / "candidate"

@@ -226,7 +226,8 @@ def test_processes_that_always_fail_stop_the_run(repo, monkeypatch, tmp_path, ca
     monkeypatch.setattr(ab, "measure", broken)
     assert ab.main(["HEAD", "--processes", "6", "--out", str(tmp_path / "ab")]) == 2
     err = capsys.readouterr().err
-    assert "every block so far failed twice" in err and "ImportError" in err
+    assert "every block so far failed twice" in err and len(err.strip().splitlines()) == 1
+    assert "ImportError" in (tmp_path / "ab" / "set-aside" / "block-002.log").read_text()
     assert git("worktree", "list", cwd=repo).count("\n") == 0
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from bench import runs
 from bench.gate.__main__ import main as gate_main
-from synthetic_runs import MODULE, make_run
+from synthetic_runs import MODULE, block_folders, make_run
 
 pytest_plugins = ["pytester"]
 
@@ -19,13 +19,7 @@ KEY = MODULE + "test_matmul[broadcast-rows5]"
 
 
 def aa_sides(tmp_path, blocks=6):
-    """An A/A comparison: both sides from the same code, as bench ab writes them."""
-    for index in range(blocks):
-        for side, offset in (("base", 0), ("candidate", 1)):
-            path = tmp_path / side / f"block-{index + 1:03d}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(make_run(SUITE, seed=2 * index + offset)))
-    return tmp_path / "base", tmp_path / "candidate"
+    return block_folders(tmp_path, SUITE, blocks)
 
 
 def damage(path, edit):

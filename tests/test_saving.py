@@ -203,3 +203,29 @@ def test_pytest_benchmark_list_skips_broken_runs_with_a_warning(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "0001_abc_2026.json" in done.stdout and "0002_abc_2026.json" not in done.stdout
     assert f"warning: skipping {folder / '0002_abc_2026.json'}: not a readable JSON" in done.stderr
+
+
+def test_the_report_replaces_markdown_and_plot_together_or_not_at_all(tmp_path, monkeypatch):
+    import bench.report.__main__ as report
+
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(small_run(0)))
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "ladder.md").write_text("the previous run's report")
+    (out / "ladder.png").write_bytes(b"the previous run's plot")
+
+    def plot_interrupted(run, png):
+        png.write_bytes(b"half a plot")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "plot", plot_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        report.write_report(path, out)
+    assert (out / "ladder.md").read_text() == "the previous run's report"
+    assert (out / "ladder.png").read_bytes() == b"the previous run's plot"
+    assert sorted(p.name for p in out.iterdir()) == ["ladder.md", "ladder.png"]
+    monkeypatch.undo()
+    report.write_report(path, out)
+    assert "einsum" in (out / "ladder.md").read_text()
+    assert (out / "ladder.png").read_bytes().startswith(b"\x89PNG")

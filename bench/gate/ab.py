@@ -146,6 +146,9 @@ class ABRun:
         self.args, self.settings, self.root, self.out = args, settings, root, out
         self.previous = previous or {}
         self.manifest: dict = {}
+        # Blocks of the interrupted run, by index: finished, and set aside.
+        self.done = {b["block"]: b for b in self.previous.get("blocks", [])}
+        self.aside = {b["block"]: b for b in self.previous.get("set_aside", [])}
         self.started = time.perf_counter()
 
     def run(self) -> int:
@@ -180,8 +183,8 @@ class ABRun:
             for index in range(1, args.processes + 1):
                 self.block(index, [])
             self.index = args.processes
-            rows = confirm(lambda: self.judge()[2], self.confirming, args.confirm)
-            base, candidate, rows = self.judge()
+            confirm(lambda: self.judge()[2], self.confirming, args.confirm)
+            base, _, rows = self.judge()
         wall = time.perf_counter() - self.started + self.previous.get("elapsed_s", 0)
         self.manifest["wall_s"] = round(wall, 1)
         self.save_manifest()
@@ -209,8 +212,6 @@ class ABRun:
             raise RunError(f"{self.out} holds an interrupted run of other settings "
                            f"({', '.join(differing)} differ); give another --out, or the same "
                            "revisions and options to resume it")
-        self.done = {b["block"]: b for b in self.previous.get("blocks", [])}
-        self.aside = {b["block"]: b for b in self.previous.get("set_aside", [])}
         print(f"resuming the interrupted run in {self.out}: {len(self.done)} finished "
               f"block(s) kept, seed {self.manifest['seed']}", flush=True)
 
@@ -231,7 +232,7 @@ class ABRun:
         order = self.rng.sample(SIDES, len(SIDES))
         entry = {"block": index, "order": order, "targets": targets or "subset"}
         files = [self.out / side / f"block-{index:03d}.json" for side in SIDES]
-        previous = getattr(self, "done", {}).get(index) or getattr(self, "aside", {}).get(index)
+        previous = self.done.get(index) or self.aside.get(index)
         if previous is not None and previous.get("order") == order:
             if "error" in previous:
                 self.manifest["set_aside"].append(previous)
@@ -264,7 +265,8 @@ class ABRun:
             self.save_manifest()
             print(f"block {index} set aside: it failed twice ({log})", flush=True)
             if not self.manifest["blocks"] and len(self.manifest["set_aside"]) >= 2:
-                raise MeasureError(f"every block so far failed twice; the last error: {error}")
+                raise MeasureError(f"every block so far failed twice; the last: "
+                                   f"{error.splitlines()[0]} (its output: {log})")
             return
         self.manifest["blocks"].append(entry)
         self.save_manifest()
