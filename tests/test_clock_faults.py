@@ -102,7 +102,8 @@ SUITE_ON_THAT_CLOCK = """
 """
 
 
-def test_faults_of_a_real_clock_are_dropped_where_they_are_timed(pytester):
+def test_faults_of_a_real_clock_are_dropped_where_they_are_timed(pytester, monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # else the inner run is untimed
     pytester.makeconftest('pytest_plugins = ["bench.suite.plugin"]')
     pytester.makepyfile(faulty_clock=FAULTY_CLOCK, test_inner=SUITE_ON_THAT_CLOCK)
     pytester.syspathinsert()
@@ -118,7 +119,8 @@ def test_faults_of_a_real_clock_are_dropped_where_they_are_timed(pytester):
     runs.load(pytester.path / "run.json")
 
 
-def test_a_clock_that_never_advances_fails_the_benchmark_with_the_numbers(pytester):
+def test_a_clock_that_never_advances_fails_the_benchmark_with_the_numbers(pytester, monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makeconftest('pytest_plugins = ["bench.suite.plugin"]')
     pytester.makepyfile(faulty_clock=FAULTY_CLOCK, test_inner=SUITE_ON_THAT_CLOCK)
     pytester.syspathinsert()
