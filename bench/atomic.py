@@ -17,11 +17,14 @@ def temporary(path: Path) -> Path:
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
-    with together(path) as (partial,):
-        with open(partial, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+    try:
+        with together(path) as (partial,):
+            with open(partial, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+    except OSError as exc:  # named by the file meant, not the temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     return path
 
 

@@ -229,3 +229,16 @@ def test_the_report_replaces_markdown_and_plot_together_or_not_at_all(tmp_path, 
     report.write_report(path, out)
     assert "einsum" in (out / "ladder.md").read_text()
     assert (out / "ladder.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_gate_warns_of_a_partial_run_named_to_it(tmp_path, capsys):
+    from bench.gate.__main__ import main as gate_main
+    from synthetic_runs import block_folders
+
+    base, cand = block_folders(tmp_path, {"einsum-rows500": 360e-6}, 3)
+    document = json.loads((base / "block-002.json").read_text())
+    document[runs.PARTIAL] = {"missing": ["tests/x.py::test_y"], "reason": "the session was interrupted"}
+    (base / "block-002.json").write_text(json.dumps(document))
+    gate_main([str(base), str(cand)])
+    assert "block-002.json: a partial run: 1 benchmark(s) its suite selected are missing" \
+        in capsys.readouterr().err

@@ -32,7 +32,11 @@ EXIT_BAD_INPUT, EXIT_REFUSED = 2, 3
 def load_side(spec: str, storage_folder: str) -> list[Run]:
     """Every run one side names (see the module's help), loaded."""
     paths = [p for part in spec.split(",") if part for p in storage.resolve(part, storage_folder)]
-    return [runs.load(p) for p in dict.fromkeys(paths)]
+    loaded = [runs.load(p) for p in dict.fromkeys(paths)]
+    for run in loaded:
+        if run.partial:
+            storage.warn(f"{run.source}: {storage.partial_note(run)}")
+    return loaded
 
 
 def parser() -> argparse.ArgumentParser:
