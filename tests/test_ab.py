@@ -237,3 +237,10 @@ def test_an_unwritable_out_is_refused_at_once(repo, fake_measure, tmp_path, caps
     assert ab.main(["HEAD", "--out", str(blocked / "ab")]) == 2
     assert "cannot write there" in capsys.readouterr().err
     assert fake_measure == []
+
+
+def test_a_wrong_mnist_dir_is_refused_before_any_process(repo, fake_measure, tmp_path, monkeypatch,
+                                                         capsys):
+    monkeypatch.setenv("MNIST_DIR", str(tmp_path / "nowhere"))
+    assert ab.main(["HEAD", "--out", str(tmp_path / "ab")]) == 2
+    assert "MNIST_DIR=" in capsys.readouterr().err and fake_measure == []

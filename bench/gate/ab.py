@@ -37,7 +37,7 @@ from bench import atomic, cli, runs
 from bench.exitcodes import Exit
 from bench.interrupts import Interrupted, interruptible
 from bench.runs import RunError
-from bench.suite.mnist import local_mnist_dir
+from bench.suite.mnist import local_mnist_dir, mnist_dir_problem
 from bench.tree import MeasureError, Tree, digest, git, measure, repository_root, side_env, snapshot, worktree
 
 from . import output
@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RunError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.USAGE
+    if mnist_dir_problem():
+        print(f"error: {mnist_dir_problem()}", file=sys.stderr)
+        return Exit.USAGE
     out = (args.out or root / ".benchmarks" / "ab" / time.strftime("%Y%m%d-%H%M%S")).resolve()
     try:
         previous = previous_manifest(out)
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"interrupted ({exc.name}): worktrees and temporary trees removed; "
               f"{len(ab.manifest.get('blocks', []))} finished block(s) kept in {out}; "
-              "the same command resumes from them", file=sys.stderr)
+              f"the same command with --out {out} resumes from them", file=sys.stderr)
         return exc.exit_code
     except RefusedError as exc:
         print(f"error: {exc}", file=sys.stderr)
