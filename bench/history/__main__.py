@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from bench import cli, runs, storage
@@ -75,9 +76,9 @@ def run_paths(specs: list[str], storage_folder: str) -> list[Path]:
     return sources(specs, storage_folder)[1]
 
 
-def saved_rows(saved: list[runs.Run]):
-    """The saved runs' kept rows, each run summarized in turn, and how many
-    benchmarks were left out for want of samples."""
+def saved_rows(saved: Iterable[runs.Run]):
+    """The saved runs' kept rows, each run summarized in turn (its raw samples are not
+    held longer), and how many benchmarks were left out for want of samples."""
     import pyarrow as pa
 
     from .kept import KEPT_SCHEMA, summarize
@@ -90,19 +91,28 @@ def saved_rows(saved: list[runs.Run]):
     return (pa.concat_tables(tables) if tables else KEPT_SCHEMA.empty_table()), skipped
 
 
-def load_saved(paths: list[Path], named: bool, storage_folder: str) -> list[runs.Run]:
-    """Runs named explicitly must load (RunError); of those found in storage, the
-    empty, truncated and partial ones are skipped with a warning."""
-    if not named:
-        found = storage.usable(paths)
-        if paths and not found:
-            raise RunError(f"none of the {len(paths)} run(s) under {storage_folder}/ is whole")
-        return found
-    loaded = [runs.load(p) for p in paths]
-    for run in loaded:
-        if run.partial:
-            storage.warn(f"{run.source}: {storage.partial_note(run)}")
-    return loaded
+def load_saved(paths: list[Path], named: bool, faulty: list[tuple[str, int]]
+               ) -> Iterator[runs.Run]:
+    """The saved runs, loaded in turn. Runs named explicitly must load (RunError); of
+    those found in storage, the empty, truncated and partial ones are skipped with a
+    warning. Each run that lost rounds to clock faults adds (its id, how many) to faulty."""
+    found = 0
+    for path in paths:
+        if named:
+            run = runs.load(path)
+            if run.partial:
+                storage.warn(f"{run.source}: {storage.partial_note(run)}")
+        else:
+            whole = storage.usable([path])
+            if not whole:
+                continue
+            run = whole[0]
+        found += 1
+        if run.dropped:
+            faulty.append((run.id, run.dropped))
+        yield run
+    if paths and not found:
+        raise RunError(f"none of the {len(paths)} saved run(s) is whole")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -131,17 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         return Exit.USAGE
     try:
         kept, saved = sources(args.runs, args.storage)
-        loaded = load_saved(saved, bool(args.runs), args.storage)
-        history = analyze_kept(kept, *saved_rows(loaded))
+        faulty: list[tuple[str, int]] = []
+        history = analyze_kept(kept, *saved_rows(load_saved(saved, bool(args.runs), faulty)))
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return Exit.USAGE
     print(text(history))
-    faulty = [run for run in loaded if run.dropped]
     if faulty:
-        print(f"clock faults: {sum(r.dropped for r in faulty)} round(s) dropped (a time <= 0 "
+        print(f"clock faults: {sum(n for _, n in faulty)} round(s) dropped (a time <= 0 "
               f"or not finite, with its paired half) in {len(faulty)} run(s): "
-              f"{', '.join(r.id for r in faulty)}")
+              f"{', '.join(run_id for run_id, _ in faulty)}")
     md, js, page, *plots = write(history, args.out, png=args.png)
     print(f"wrote {md}, {js}, {page}" + (f" and {len(plots)} plot(s)" if args.png else ""))
     return Exit.OK
