@@ -44,7 +44,7 @@ def together(*paths: Path) -> Iterator[tuple[Path, ...]]:
         blocked = {signal.SIGINT, signal.SIGTERM}
         held = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
         try:
-            for partial, path in zip(partials, paths):
+            for partial, path in zip(partials, paths, strict=True):
                 os.replace(partial, path)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)

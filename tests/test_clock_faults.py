@@ -39,7 +39,8 @@ def test_a_zero_and_a_negative_sample_gate_as_usual_and_are_named(tmp_path, caps
     assert gate_main([str(base), str(cand), "--json", str(tmp_path / "gate.json")]) == 0
     out = capsys.readouterr().out
     assert "Clock faults: 2 round(s) dropped" in out and "in 1 benchmark(s)" in out
-    found = {b["benchmark"]: b for b in json.loads((tmp_path / "gate.json").read_text())["benchmarks"]}
+    gate = json.loads((tmp_path / "gate.json").read_text())
+    found = {b["benchmark"]: b for b in gate["benchmarks"]}
     assert found[KEY]["dropped_rounds"] == 2 and found[KEY]["verdict"] == "no change"
 
 
@@ -48,11 +49,11 @@ def test_the_loader_drops_faulty_rounds_with_their_pair_and_counts_them(tmp_path
     bench = next(b for b in document["benchmarks"] if b["fullname"] == KEY)
     data, reference = bench["stats"]["data"], bench["extra_info"]["reference_data"]
     data[0], reference[1], data[2] = 0.0, math.nan, -3.0
-    kept_pairs = [(d, r) for i, (d, r) in enumerate(zip(data, reference)) if i > 2]
+    kept_pairs = [(d, r) for i, (d, r) in enumerate(zip(data, reference, strict=True)) if i > 2]
     bench["extra_info"][runs.DROPPED] = 4  # already dropped when it was timed
     loaded = runs.parse(json.loads(json.dumps(document)), "run.json").benchmarks[KEY]
     assert loaded.dropped == 4 + 3
-    assert list(zip(loaded.samples, loaded.reference)) == kept_pairs
+    assert list(zip(loaded.samples, loaded.reference, strict=True)) == kept_pairs
     assert loaded.median == pytest.approx(sorted(d for d, _ in kept_pairs)[23])  # recomputed
 
 

@@ -177,7 +177,8 @@ def test_a_run_truncated_at_any_length_is_skipped_in_storage_and_an_error_when_n
 def test_report_and_history_skip_broken_and_partial_runs_saying_so(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     partial = small_run(3, commit_time="2026-11-29T03:00:00+00:00")
-    partial[runs.PARTIAL] = {"missing": ["tests/x.py::test_y"], "reason": "the session was interrupted"}
+    partial[runs.PARTIAL] = {"missing": ["tests/x.py::test_y"],
+                             "reason": "the session was interrupted"}
     runs_saved = [small_run(i, commit_time=f"2026-11-29T0{i}:00:00+00:00") for i in range(3)]
     folder = store(tmp_path, [*runs_saved, "", '{"benchmarks": [', partial])
     assert history_main(["--out", str(tmp_path / "history")]) == 0
@@ -232,12 +233,14 @@ def test_the_report_replaces_markdown_and_plot_together_or_not_at_all(tmp_path, 
 
 
 def test_the_gate_warns_of_a_partial_run_named_to_it(tmp_path, capsys):
-    from bench.gate.__main__ import main as gate_main
     from synthetic_runs import block_folders
+
+    from bench.gate.__main__ import main as gate_main
 
     base, cand = block_folders(tmp_path, {"einsum-rows500": 360e-6}, 3)
     document = json.loads((base / "block-002.json").read_text())
-    document[runs.PARTIAL] = {"missing": ["tests/x.py::test_y"], "reason": "the session was interrupted"}
+    document[runs.PARTIAL] = {"missing": ["tests/x.py::test_y"],
+                              "reason": "the session was interrupted"}
     (base / "block-002.json").write_text(json.dumps(document))
     gate_main([str(base), str(cand)])
     assert "block-002.json: a partial run: 1 benchmark(s) its suite selected are missing" \

@@ -70,7 +70,8 @@ class SavingPlugin:
 
     def pytest_runtest_logreport(self, report):
         if report.skipped:
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            longrepr = report.longrepr
+            reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
             self.skipped[report.nodeid] = str(reason).removeprefix("Skipped: ")
         elif report.when == "call" and report.passed:
             self.finished.add(report.nodeid)

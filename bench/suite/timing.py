@@ -141,13 +141,14 @@ def drop_clock_faults(stats, reference_times: list[float]) -> tuple[list[float],
     pytest-benchmark's Stats in place; returns (the reference times kept, the
     number dropped). Raises ClockFaultError when too few rounds are left."""
     data = stats.data
-    keep = [runs.valid_time(t) and runs.valid_time(r) for t, r in zip(data, reference_times)]
+    keep = [runs.valid_time(t) and runs.valid_time(r)
+            for t, r in zip(data, reference_times, strict=True)]
     dropped = keep.count(False)
     if not dropped:
         return reference_times, 0
     if len(keep) - dropped < runs.MIN_VALID_ROUNDS:
         raise ClockFaultError(runs.too_few_rounds("benchmark", len(keep) - dropped, len(keep)))
-    data[:] = [t for t, ok in zip(data, keep) if ok]
+    data[:] = [t for t, ok in zip(data, keep, strict=True) if ok]
     for name in [n for n in vars(stats) if n != "data"]:  # statistics cached on first use
         del stats.__dict__[name]
-    return [r for r, ok in zip(reference_times, keep) if ok], dropped
+    return [r for r, ok in zip(reference_times, keep, strict=True) if ok], dropped
