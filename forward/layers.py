@@ -12,24 +12,20 @@ from dataclasses import dataclass, replace
 import torch
 
 from matmul import ContractError, Kernel, get_kernel
-from matmul.contract import check_same_device, check_tensors
+from matmul.contract import check_same_device, check_tensors, shape_of
 
 from .init import kaiming_normal
-
-
-def _shape(t: torch.Tensor) -> tuple[int, ...]:
-    return tuple(t.shape)
 
 
 def check_layer(w: object, b: object) -> None:
     """Raise unless w is in x out and b is a 1-D bias of length out, on w's device."""
     check_tensors(w=w, b=b)
     if w.dim() != 2:
-        raise ContractError(f"weights w must be 2-D (in x out), got w {_shape(w)}")
+        raise ContractError(f"weights w must be 2-D (in x out), got w {shape_of(w)}")
     if b.dim() != 1 or b.shape[0] != w.shape[1]:
         raise ContractError(
             f"bias b must be 1-D with one entry per output column of w: "
-            f"got b {_shape(b)} for w {_shape(w)}"
+            f"got b {shape_of(b)} for w {shape_of(w)}"
         )
     check_same_device(w=w, b=b)
 
@@ -46,7 +42,7 @@ def check_lin(x: object, w: object, b: object) -> None:
     if x.dim() != 2 or x.shape[1] != w.shape[0]:
         raise ContractError(
             f"input x must be 2-D (batch x in) with in = w.shape[0]: "
-            f"got x {_shape(x)} for w {_shape(w)}"
+            f"got x {shape_of(x)} for w {shape_of(w)}"
         )
     check_same_device(x=x, w=w, b=b)
 

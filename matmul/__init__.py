@@ -10,24 +10,23 @@ from .registry import (
 
 CPU = frozenset({"cpu"})
 
-# The lesson's ladder, slowest first, then what lies beyond it. loops is the
-# number of Python-level loops (the cost model), max_rows the largest MNIST
-# slice x_train[:rows] @ 784 x 10 worth running. tiled loops over tiles, not
-# elements: ceil(m / tile) * ceil(n / tile) * ceil(k / tile) steps, which
-# loops=1 (m steps) bounds. The numba kernels compute on .numpy() views (CPU
+# The lesson's ladder, slowest first, then what lies beyond it (python_dims and
+# max_rows: Kernel's docstring). tiled loops over tiles, not elements:
+# ceil(m / tile) * ceil(n / tile) * ceil(k / tile) steps, which python_dims=1
+# (m steps) bounds. The numba kernels compute on .numpy() views (CPU
 # only); without numba they are listed in UNAVAILABLE with the reason.
-register("three_loops", lesson.three_loops, loops=3, max_rows=5)
-register("dot_product", lesson.dot_product, loops=2, max_rows=50)
-register("broadcast", lesson.broadcast, loops=1, max_rows=5_000)
-register("einsum", lesson.einsum, loops=0, max_rows=50_000)
-register("builtin", lesson.builtin, loops=0, max_rows=50_000)
-register("tiled", tiled.tiled, loops=1, max_rows=5_000, params={"tile": tiled.DEFAULT_TILE})
-register("numba_three_loops", compiled.numba_three_loops, loops=0, max_rows=5_000,
+register("three_loops", lesson.three_loops, python_dims=3, max_rows=5)
+register("dot_product", lesson.dot_product, python_dims=2, max_rows=50)
+register("broadcast", lesson.broadcast, python_dims=1, max_rows=5_000)
+register("einsum", lesson.einsum, python_dims=0, max_rows=50_000)
+register("builtin", lesson.builtin, python_dims=0, max_rows=50_000)
+register("tiled", tiled.tiled, python_dims=1, max_rows=5_000, params={"tile": tiled.DEFAULT_TILE})
+register("numba_three_loops", compiled.numba_three_loops, python_dims=0, max_rows=5_000,
          devices=CPU, unavailable=compiled.NUMBA_MISSING)
-register("numba_tuned", compiled.numba_tuned, loops=0, max_rows=50_000,
+register("numba_tuned", compiled.numba_tuned, python_dims=0, max_rows=50_000,
          devices=CPU, unavailable=compiled.NUMBA_MISSING)
 # numba_tuned's product, plus a fused forward pass that forward.MLP runs whole.
-register("numba_fused", compiled.numba_fused, loops=0, max_rows=50_000,
+register("numba_fused", compiled.numba_fused, python_dims=0, max_rows=50_000,
          devices=CPU, forward=compiled.fused_forward, unavailable=compiled.NUMBA_MISSING)
 # Triton kernels compile for CUDA; under TRITON_INTERPRET=1 Triton's interpreter
 # also runs them on CPU tensors (triton_kernels.declaration). Without triton

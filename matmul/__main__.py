@@ -10,7 +10,7 @@ def main() -> int:
     width = max(map(len, [*KERNELS, *UNAVAILABLE]), default=0)
     for kernel in KERNELS.values():
         devices = ", ".join(sorted(kernel.devices))
-        print(f"{kernel.name:<{width}}  loops={kernel.loops}  max_rows={kernel.max_rows:<6} "
+        print(f"{kernel.name:<{width}}  python_dims={kernel.python_dims}  max_rows={kernel.max_rows:<6} "
               f"{'[' + devices + ']':<13} {kernel.summary}")
     for name, reason in UNAVAILABLE.items():
         print(f"{name:<{width}}  unavailable: {reason}")

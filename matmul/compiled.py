@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .jit import cached_njit
 from .optional import import_extra
 from .prepared import PreparedWeights
 
@@ -64,10 +65,7 @@ def _njit(**options):
             def missing(*args):
                 raise ImportError(NUMBA_MISSING)
             return missing
-        try:
-            return numba.njit(cache=True, **options)(fn)
-        except RuntimeError:  # no writable cache directory: compile in each process
-            return numba.njit(**options)(fn)
+        return cached_njit(fn, **options)
 
     return decorate
 
@@ -152,7 +150,8 @@ def _transposed(b: torch.Tensor, dtype: torch.dtype, multiple: int) -> np.ndarra
     return bt
 
 
-def _tuned(a: torch.Tensor, b: torch.Tensor, shape) -> torch.Tensor:
+def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
+    """a @ b by simd.blocked with `block` = _block_shape()'s (ahead, rows, cols)."""
     if simd is None:
         raise ImportError(NUMBA_MISSING)
     dtype = _compute_dtype(a.dtype)
@@ -165,10 +164,10 @@ def _tuned(a: torch.Tensor, b: torch.Tensor, shape) -> torch.Tensor:
     # b transposed, so each column of b is a contiguous row streamed with a's
     # rows; padded with zero rows to whole passes. It is small, and prepared
     # once per state of b.
-    multiple = len(shape[-1])
+    multiple = len(block[-1])
     bt = PREPARED.get((b,), ("bt", dtype, multiple), lambda: _transposed(b, dtype, multiple))
     blocked = simd.blocked if m * k * n >= PARALLEL_MIN_MACS else simd.blocked_serial
-    blocked(_host_array(a, dtype), bt, out, *shape)
+    blocked(_host_array(a, dtype), bt, out, *block)
     c = torch.from_numpy(out)
     return c if dtype == a.dtype else c.to(a.dtype)
 

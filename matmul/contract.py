@@ -13,7 +13,8 @@ class ContractError(AssertionError, ValueError):
     """Operands that break the matmul shape/device contract."""
 
 
-def _shape(t: torch.Tensor) -> tuple[int, ...]:
+def shape_of(t: torch.Tensor) -> tuple[int, ...]:
+    """A tensor's shape as the contract's messages print it."""
     return tuple(t.shape)
 
 
@@ -28,7 +29,7 @@ def check_same_device(**operands: torch.Tensor) -> torch.device:
     """Return the common device, or raise ContractError naming every operand's device."""
     devices = {t.device for t in operands.values()}
     if len(devices) > 1:
-        listing = ", ".join(f"{n} {_shape(t)} on {t.device}" for n, t in operands.items())
+        listing = ", ".join(f"{n} {shape_of(t)} on {t.device}" for n, t in operands.items())
         raise ContractError(f"operands must share one device: {listing}")
     return devices.pop()
 
@@ -39,11 +40,11 @@ def check_operands(a: object, b: object) -> tuple[int, int, int]:
         check_tensors(a=a, b=b)  # raises, naming the operand
     if a.dim() != 2 or b.dim() != 2:
         raise ContractError(
-            f"matmul needs two 2-D tensors, got a {_shape(a)} and b {_shape(b)}"
+            f"matmul needs two 2-D tensors, got a {shape_of(a)} and b {shape_of(b)}"
         )
     if a.shape[1] != b.shape[0]:
         raise ContractError(
-            f"inner dimensions differ: a {_shape(a)} @ b {_shape(b)} "
+            f"inner dimensions differ: a {shape_of(a)} @ b {shape_of(b)} "
             f"({a.shape[1]} != {b.shape[0]})"
         )
     if a.device != b.device:  # cheap test first: this runs on every kernel call

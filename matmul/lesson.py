@@ -10,13 +10,13 @@ from __future__ import annotations
 import torch
 
 
-def _empty_result(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _zeros(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.zeros(a.shape[0], b.shape[1], dtype=a.dtype, device=a.device)
 
 
 def three_loops(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """i, j, k in Python: one scalar multiply-add per step."""
-    c = _empty_result(a, b)
+    c = _zeros(a, b)
     for i in range(a.shape[0]):
         for j in range(b.shape[1]):
             for k in range(a.shape[1]):
@@ -26,7 +26,7 @@ def three_loops(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def dot_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """i, j in Python: row i times column j elementwise, summed."""
-    c = _empty_result(a, b)
+    c = _zeros(a, b)
     for i in range(a.shape[0]):
         for j in range(b.shape[1]):
             c[i, j] = (a[i, :] * b[:, j]).sum()
@@ -35,7 +35,7 @@ def dot_product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def broadcast(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """i in Python: row i as a column (k x 1) broadcast against b (k x n), summed over k."""
-    c = _empty_result(a, b)
+    c = _zeros(a, b)
     for i in range(a.shape[0]):
         c[i] = (a[i, :, None] * b).sum(dim=0)
     return c

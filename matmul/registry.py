@@ -27,8 +27,11 @@ class UnsupportedDtypeError(TypeError):
 class Kernel:
     """A registered kernel: call it as `kernel(a, b)`; the raw function is `.fn`.
 
-    loops:    Python-level loops the kernel runs (3 = one interpreter step per
-              multiply-add); it sets the cost model used to size tests.
+    python_dims: how many of the product's dimensions (m, then n, then k) the
+              kernel steps through in the interpreter: its cost model is the
+              product of that many extents in interpreter steps (3: one step
+              per multiply-add; 0: none; tiled declares 1, as its tile steps
+              are at most m). It sizes the tests.
     max_rows: cost budget, the largest MNIST slice x_train[:rows] worth running.
     devices:  device types the kernel supports ("cpu", "cuda").
     dtypes:   product dtypes (torch.result_type(a, b)) the kernel computes;
@@ -43,7 +46,7 @@ class Kernel:
 
     name: str
     fn: KernelFn
-    loops: int
+    python_dims: int
     max_rows: int
     devices: frozenset[str] = frozenset({"cpu", "cuda"})
     dtypes: frozenset[torch.dtype] | None = None
@@ -76,7 +79,7 @@ class Kernel:
 
     def python_steps(self, m: int, k: int, n: int) -> int:
         """Interpreter steps for an (m x k) @ (k x n) product: the cost model."""
-        loop_extents = (m, n, k)[: self.loops]
+        loop_extents = (m, n, k)[: self.python_dims]
         steps = 1
         for extent in loop_extents:
             steps *= extent

@@ -54,6 +54,8 @@ from numba.core import cgutils, config
 from numba.core.codegen import get_host_cpu_features
 from numba.extending import intrinsic, models, register_model
 
+from .jit import cached_njit
+
 
 def _target_features() -> frozenset[str]:
     """The CPU features numba compiles for (NUMBA_CPU_FEATURES, else the host's)."""
@@ -452,13 +454,7 @@ FLOAT_REASSOCIATION = frozenset({"reassoc", "contract"})
 def _jit(**options):
     """numba.njit(cache=True, fastmath=FLOAT_REASSOCIATION, **options)."""
 
-    def decorate(fn):
-        try:
-            return numba.njit(cache=True, fastmath=set(FLOAT_REASSOCIATION), **options)(fn)
-        except RuntimeError:  # no writable cache directory: compile in each process
-            return numba.njit(fastmath=set(FLOAT_REASSOCIATION), **options)(fn)
-
-    return decorate
+    return lambda fn: cached_njit(fn, fastmath=set(FLOAT_REASSOCIATION), **options)
 
 
 @_jit()

@@ -12,8 +12,9 @@ torch's `@` on the tiles (BLAS has a register-blocked micro-kernel in its
 place). Broadcasting would also do, but would build a tile^3 temporary per
 step, which hides the point: the blocking is in the loops.
 
-`tile` is the one tuning knob; `functools.partial(tiled, tile=t)` gives a
-kernel for a sweep.
+`tile` is the one tuning knob: the registry passes it from the kernel's
+params, and `dataclasses.replace(kernel, params={"tile": t})` gives the
+kernel of one step of a sweep (tests/benchmarks/test_tile_sweep.py).
 """
 from __future__ import annotations
 

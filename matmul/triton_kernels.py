@@ -25,12 +25,8 @@ UnsupportedDtypeError before a kernel runs):
   γ_K |A||B| bound of matmul.accuracy), so it is never used.
 - float16 and bfloat16: products summed in a float32 accumulator, rounded once
   to the output dtype at the store (round to nearest even, as cuBLAS's half
-  GEMM does). Triton's interpreter gets bfloat16 wrong twice (its `tl.dot`
-  multiplies the stored bit patterns, triton-lang/triton#11584, and its
-  float32 -> bfloat16 cast truncates), so when interpreting, bfloat16 operands
-  are widened to float32 (exactly), multiplied by the float32 kernel and the
-  sums rounded once by torch: the same arithmetic, since a product of two
-  bfloat16 numbers is exact in float32.
+  GEMM does); under Triton's interpreter, through float32 instead
+  (`_interpreted_bfloat16` says why that is the same arithmetic).
 - float64: `tl.dot` in float64 with a float64 accumulator (both kernels).
 - int32 and int64 (`triton_tiled` only): `tl.dot` takes no integers wider than
   int8, so the tiled kernel multiplies each block as a broadcast product summed
@@ -68,11 +64,11 @@ INTERPRET = triton is not None and bool(triton.knobs.runtime.interpret)
 
 def declaration(interpret: bool) -> dict:
     """What the registry declares for both kernels: CUDA, compiled; under the
-    interpreter also the CPU, one block at a time in Python, so loops=1 (like
+    interpreter also the CPU, one block at a time in Python, so python_dims=1 (like
     tiled) and a small row budget."""
     if interpret:
-        return {"loops": 1, "max_rows": 50, "devices": frozenset({"cuda", "cpu"})}
-    return {"loops": 0, "max_rows": 50_000, "devices": frozenset({"cuda"})}
+        return {"python_dims": 1, "max_rows": 50, "devices": frozenset({"cuda", "cpu"})}
+    return {"python_dims": 0, "max_rows": 50_000, "devices": frozenset({"cuda"})}
 
 
 FLOAT_DTYPES = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})

@@ -47,8 +47,8 @@ def failure(prop, kernel):
     return None, None
 
 
-def broken(name, fn, loops=0):
-    return Kernel(name=name, fn=fn, loops=loops, max_rows=0)
+def broken(name, fn, python_dims=0):
+    return Kernel(name=name, fn=fn, python_dims=python_dims, max_rows=0)
 
 
 def _zeros(a, b):
@@ -146,18 +146,18 @@ BROKEN = [
     (broken("drops_last_term", lambda a, b: a[:, :-1] @ b[:-1]), accurate),
     (broken("forces_float32", lambda a, b: (a @ b).float()), keeps_contract),
     (broken("off_by_a_thousandth", lambda a, b: ((a @ b) * 1.001).to(a.dtype)), algebra),
-    (broken("skips_last_row", skips_last_row, loops=1), accurate),
-    (broken("carries_accumulator", carries_accumulator, loops=2), accurate),
-    (broken("seeds_with_first_term", seeds_with_first_term, loops=1), accurate),
-    (broken("loops_k_for_n", loops_k_for_n, loops=1), accurate),
-    (broken("stacks_rows", stacks_rows, loops=1), accurate),
+    (broken("skips_last_row", skips_last_row, python_dims=1), accurate),
+    (broken("carries_accumulator", carries_accumulator, python_dims=2), accurate),
+    (broken("seeds_with_first_term", seeds_with_first_term, python_dims=1), accurate),
+    (broken("loops_k_for_n", loops_k_for_n, python_dims=1), accurate),
+    (broken("stacks_rows", stacks_rows, python_dims=1), accurate),
     (broken("reshapes_for_transpose", reshapes_for_transpose), accurate),
     (broken("reads_storage_row_major", reads_storage_row_major), algebra),
     (broken("narrow_accumulator", narrow_accumulator), accurate),
     (broken("transposes_b_in_place", transposes_b_in_place), keeps_contract),
     (broken("scales_by_max", scales_by_max), algebra),
     (broken("reuses_output_buffer", reuses_output_buffer()), algebra),
-    (SkipsTheContract("skips_the_contract", torch.matmul, loops=0, max_rows=0), rejects_malformed),
+    (SkipsTheContract("skips_the_contract", torch.matmul, python_dims=0, max_rows=0), rejects_malformed),
 ]
 
 

@@ -51,7 +51,7 @@ def test_lesson_example(kernel):
 
 def test_undeclared_dtype_is_refused_before_the_kernel_runs():
     calls = []
-    kernel = Kernel(name="f32_only", fn=lambda a, b: calls.append(1) or a @ b, loops=0,
+    kernel = Kernel(name="f32_only", fn=lambda a, b: calls.append(1) or a @ b, python_dims=0,
                     max_rows=0, dtypes=frozenset({torch.float32}))
     assert kernel(torch.ones(2, 3), torch.ones(3, 1)).tolist() == [[3.0], [3.0]]
     with pytest.raises(UnsupportedDtypeError,

@@ -33,7 +33,7 @@ STATS_ROWS = 10_000
 
 def forward_rows(mlp: MLP) -> int:
     """Most rows within the kernel's cost budget, the step budget and the cap (at least 1)."""
-    cap = LOOP_ROW_CAP if mlp.kernel.loops else ROW_CAP
+    cap = LOOP_ROW_CAP if mlp.kernel.python_dims else ROW_CAP
     per_row = mlp.python_steps(2) - mlp.python_steps(1) or 1  # 0 when no Python loop
     return max(1, min(mlp.kernel.max_rows, cap, STEP_BUDGET // per_row))
 
@@ -285,7 +285,7 @@ def test_mlp_runs_a_fused_forward_pass_or_falls_back_layer_by_layer():
         return torch.full((x.shape[0], layers[-1].out_features), 7.0)
 
     builtin = MLP.kaiming(SMALL_SIZES, seed=0)
-    spy = Kernel(name="spy", fn=lambda a, b, scale: a @ b, loops=0, max_rows=10,
+    spy = Kernel(name="spy", fn=lambda a, b, scale: a @ b, python_dims=0, max_rows=10,
                  forward=fused, params={"scale": 2})
     model = builtin.with_kernel(spy)
     assert torch.equal(model(torch.ones(2, 6)), torch.full((2, 3), 7.0))

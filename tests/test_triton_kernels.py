@@ -59,7 +59,7 @@ def exact(a, b):
 
 def test_without_the_interpreter_the_kernels_are_declared_for_cuda_only():
     """The declaration a GPU machine gets, and the registry refusing a CPU tensor there."""
-    assert triton_kernels.declaration(False) == {"loops": 0, "max_rows": 50_000,
+    assert triton_kernels.declaration(False) == {"python_dims": 0, "max_rows": 50_000,
                                                  "devices": frozenset({"cuda"})}
     assert triton_kernels.declaration(True)["devices"] == {"cuda", "cpu"}
     kernel = dataclasses.replace(KERNELS["triton_tiled"] if "triton_tiled" in KERNELS else
@@ -77,9 +77,9 @@ def test_declaration_here(name):
     kernel = KERNELS[name]
     assert name not in UNAVAILABLE
     if triton_kernels.INTERPRET:
-        assert kernel.devices == {"cuda", "cpu"} and kernel.loops == 1 and kernel.max_rows <= 50
+        assert kernel.devices == {"cuda", "cpu"} and kernel.python_dims == 1 and kernel.max_rows <= 50
     else:
-        assert kernel.devices == {"cuda"} and kernel.loops == 0
+        assert kernel.devices == {"cuda"} and kernel.python_dims == 0
     floats = {torch.float16, torch.bfloat16, torch.float32, torch.float64}
     integers = {torch.int32, torch.int64} if name == "triton_tiled" else set()
     assert kernel.dtypes == floats | integers

@@ -50,7 +50,7 @@ def kernel_rows_params(device: str, *, loop_free: bool = False) -> list:
 
     params = [pytest.param(kernel, rows, id=f"{kernel.name}-rows{rows}")
               for kernel, rows in matmul_cases()
-              if kernel.supports(device) and not (loop_free and kernel.loops)]
+              if kernel.supports(device) and not (loop_free and kernel.python_dims)]
     skipped = {k.name: f"{k.name} supports {sorted(k.devices)}, not {device}"
                for k in matmul.KERNELS.values() if not k.supports(device)}
     skipped.update(matmul.UNAVAILABLE)
