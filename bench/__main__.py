@@ -15,6 +15,9 @@ from __future__ import annotations
 import importlib
 import sys
 
+from bench import cli
+from bench.exitcodes import Exit
+
 COMMANDS = {
     "run": "bench.main_job",
     "ab": "bench.gate.ab",
@@ -29,9 +32,9 @@ COMMANDS = {
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(__doc__, file=sys.stderr)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+        return Exit.OK if argv and argv[0] in ("-h", "--help") else Exit.USAGE
     return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    cli.exit_with(main, sys.argv[1:])

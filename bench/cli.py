@@ -1,8 +1,17 @@
-"""One way for every command to build its argument parser from its docstring:
-the first paragraph is the description, everything after the usage is the epilog."""
+"""What every command shares: its argument parser built from its docstring (the
+first paragraph is the description, everything after the usage the epilog),
+and its exit: an unexpected error is one line and Exit.USAGE, never 1, which
+means a regression and nothing else (bench.exitcodes)."""
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from bench.exitcodes import Exit
+
+INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
 def parser(prog: str, doc: str) -> argparse.ArgumentParser:
@@ -10,3 +19,20 @@ def parser(prog: str, doc: str) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(prog=prog, description=paragraphs[0],
                                    epilog=paragraphs[2] if len(paragraphs) > 2 else None,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def run(main: Callable[..., int], *args) -> int:
+    """main(*args)'s exit code; an unexpected error or an interrupt as one line on stderr."""
+    try:
+        return int(main(*args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any crash into exit 2
+        print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return Exit.USAGE
+
+
+def exit_with(main: Callable[..., int], *args) -> NoReturn:
+    """For `if __name__ == "__main__"`: run main and exit with its code."""
+    sys.exit(run(main, *args))

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import storage
+from bench import cli, storage
 from bench.exitcodes import Exit
 from bench.interrupts import SIGNALS
 from bench.runs import RunError
@@ -125,8 +125,9 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 128 + signum
     if code != 0:
-        print("benchmarks failed: no report written", file=sys.stderr)
-        return code
+        # A failing benchmark is a wrong kernel or a broken run, not a regression.
+        print(f"benchmarks failed (pytest exit {code}): no report written", file=sys.stderr)
+        return Exit.USAGE
     if record is None or not record["saved"]:
         reason = nothing_saved(record) if record else "the suite did not say what it saved"
         print(f"error: nothing saved, no report written: {reason}", file=sys.stderr)
@@ -134,3 +135,7 @@ def main(argv: list[str]) -> int:
     from bench.report.__main__ import main as report
 
     return report([record["saved"][-1]])
+
+
+if __name__ == "__main__":
+    cli.exit_with(main, sys.argv[1:])

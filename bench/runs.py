@@ -45,6 +45,10 @@ class Workload:
             was timed: "read_x", "peak_gemm", "load_mnist").
     flops, bytes: the work and the compulsory memory traffic of one call.
     params: the kernel's parameters where a benchmark varies them (tile).
+    shape:  the sizes beyond rows: the weights' (k, n) of a product, the
+            layer sizes of a forward pass (empty in runs that predate it).
+    summary: what the kernel did when the run was made (its docstring's
+            first line; empty where unknown).
     """
 
     suite: str
@@ -53,6 +57,11 @@ class Workload:
     flops: int
     bytes: int
     params: dict = field(default_factory=dict)
+    shape: tuple[int, ...] = ()
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", tuple(self.shape))  # JSON gives a list
 
 
 @dataclass(frozen=True)
@@ -189,8 +198,9 @@ def extra_info(workload: Workload, environment: Environment, reference_name: str
                reference_samples: list[float] | None, dropped: int = 0) -> dict:
     """The extra_info the suite stores for one benchmark (see `Benchmark`)."""
     info = {**asdict(workload), **asdict(environment), REFERENCE: reference_name}
-    if not workload.params:
-        del info["params"]
+    for optional in ("params", "shape", "summary"):
+        if not info[optional]:
+            del info[optional]
     if reference_samples is not None:
         info[REFERENCE_DATA] = list(reference_samples)
         info[DROPPED] = dropped

@@ -34,8 +34,8 @@ def check_same_device(**operands: torch.Tensor) -> torch.device:
     return devices.pop()
 
 
-def check_operands(a: object, b: object) -> tuple[int, int, int]:
-    """Validate a matmul pair and return (m, k, n) for a (m x k) @ b (k x n)."""
+def check_operands(a: object, b: object) -> None:
+    """Raise ContractError unless a (m x k) @ b (k x n) is a valid matmul pair."""
     if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
         check_tensors(a=a, b=b)  # raises, naming the operand
     if a.dim() != 2 or b.dim() != 2:
@@ -49,4 +49,3 @@ def check_operands(a: object, b: object) -> tuple[int, int, int]:
         )
     if a.device != b.device:  # cheap test first: this runs on every kernel call
         check_same_device(a=a, b=b)
-    return a.shape[0], a.shape[1], b.shape[1]

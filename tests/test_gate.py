@@ -20,6 +20,10 @@ from bench import runs
 from bench.gate import compare as gate
 from bench.gate import decide
 from bench.gate.__main__ import main as gate_main
+from bench.gate.statistics import STATISTICS, Summary
+from bench.policy import POWER
+from bench.table import short_name
+from markdown_tables import by_first_column
 from synthetic_runs import MODULE, make_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +54,7 @@ def load(folder: Path) -> list[runs.Run]:
 
 def verdicts(base: Path, candidate: Path, **settings) -> dict[str, str]:
     rows = gate.compare(load(base), load(candidate), gate.Settings(**settings))
-    return {r.key.rpartition("::")[2]: r.outcome.value for r in rows}
+    return {short_name(r.key): r.outcome.value for r in rows}
 
 
 # ---------------------------------------------------------------- verdicts
@@ -142,37 +146,74 @@ def test_changed_reference_is_incomparable(tmp_path):
 
 # ---------------------------------------------------------------- the statistics
 
-def test_mde_is_the_slowdown_caught_with_the_stated_power():
+@pytest.mark.parametrize("statistic", sorted(STATISTICS))
+def test_mde_is_the_slowdown_caught_with_the_stated_power(statistic):
     """Simulated blocks: a true slowdown equal to the MDE at the estimator's
     typical spread is called regressed about POWER of the time; an unchanged
     benchmark never; one at the threshold at most as often as the tail allows."""
+    estimator = STATISTICS[statistic]
     rng = np.random.default_rng(7)
     blocks, sd, tail, threshold = 16, 0.04, 0.05 / 2 / 16, 0.05
-    spreads = [decide.paired_estimate(rng.normal(0, sd, blocks), tail, threshold).spread
+    spreads = [estimator.paired(rng.normal(0, sd, blocks), tail, threshold).spread
                for _ in range(3000)]
-    true_mde = decide.mde(float(np.mean(spreads)), decide.kept(blocks) - 1, tail, threshold)
+    true_mde = decide.mde(float(np.mean(spreads)), estimator.df(blocks), tail, threshold)
 
     def rate(effect: float) -> float:
-        hits = [decide.verdict(decide.paired_estimate(
+        hits = [decide.verdict(estimator.paired(
             rng.normal(math.log1p(effect), sd, blocks), tail, threshold), threshold)
             is decide.Outcome.REGRESSED for _ in range(3000)]
         return float(np.mean(hits))
 
-    assert rate(true_mde) == pytest.approx(decide.POWER, abs=0.05)
+    assert rate(true_mde) == pytest.approx(POWER, abs=0.05)
     assert rate(0.0) == 0.0
     assert rate(threshold) <= tail * 1.5
 
 
-def test_blocks_needed_reaches_the_detection_target():
-    estimate = decide.paired_estimate(np.random.default_rng(1).normal(0, 0.08, 12), 0.001, 0.05)
-    needed = decide.blocks_needed(estimate, 0.001, 0.05, 0.10)
-    sd = estimate.spread * decide.kept(12) / math.sqrt(12)  # one block's winsorized spread
+@pytest.mark.parametrize("statistic", sorted(STATISTICS))
+@pytest.mark.parametrize("paired", [True, False])
+def test_blocks_needed_reaches_the_detection_target(statistic, paired):
+    estimator = STATISTICS[statistic]
+    rng = np.random.default_rng(1)
+    if paired:
+        estimate = estimator.paired(rng.normal(0, 0.08, 12), 0.001, 0.05)
+    else:
+        estimate = estimator.unpaired(rng.normal(0, 0.06, 12), rng.normal(0, 0.06, 12),
+                                      0.001, 0.05)
+    needed = estimator.blocks_needed(estimate, 0.001, 0.05, 0.10)
 
-    def mde_at(n):
-        return decide.mde(sd * math.sqrt(n) / decide.kept(n), decide.kept(n) - 1, 0.001, 0.05)
+    def mde_at(n):  # the dispersion measured, at n blocks (processes a side)
+        if paired:
+            spread, df = estimator.standard_error(estimate.dispersions[0], n), estimator.df(n)
+        else:
+            spread, df = estimator.welch(*(Summary(0.0, d, n) for d in estimate.dispersions))
+        return decide.mde(spread, df, 0.001, 0.05)
 
     assert needed > 12 and mde_at(needed) <= 0.10 < mde_at(needed - 1)
-    assert decide.blocks_needed(estimate, 0.001, 0.05, 0.05) is None  # detect <= threshold
+    assert estimator.blocks_needed(estimate, 0.001, 0.05, 0.05) is None  # detect <= threshold
+
+
+def test_the_trimmed_mean_sets_aside_a_far_process_and_the_mean_does_not():
+    """The two statistics behind the seam differ where they should: one block
+    far from the rest moves the mean's estimate and widens its interval."""
+    differences = np.log([1.0, 1.01, 0.99, 1.02, 0.98, 1.0, 1.01, 0.99, 1.0, 1.6])
+    trimmed = STATISTICS["trimmed"].paired(differences, 0.025, 0.05)
+    mean = STATISTICS["mean"].paired(differences, 0.025, 0.05)
+    assert trimmed.ratio == pytest.approx(math.exp(np.mean(np.sort(differences)[2:-2])))
+    assert mean.ratio == pytest.approx(math.exp(np.mean(differences)))
+    assert mean.high - mean.low > 3 * (trimmed.high - trimmed.low)
+    assert (trimmed.df, mean.df) == (5, 9)
+
+
+def test_the_settings_choose_the_statistic(tmp_path):
+    base, cand = sides(tmp_path, 8, factors={"einsum-rows500": 1.15})
+    key = MODULE + "test_matmul[einsum-rows500]"
+    for name in STATISTICS:
+        rows = {r.key: r for r in gate.compare(load(base), load(cand),
+                                               gate.Settings(statistic=name))}
+        assert rows[key].outcome is decide.Outcome.REGRESSED
+        assert rows[key].estimate.df == STATISTICS[name].df(8)
+    with pytest.raises(ValueError, match="statistic must be one of"):
+        gate.Settings(statistic="median")
 
 
 def test_more_benchmarks_widen_each_interval(tmp_path):
@@ -181,10 +222,12 @@ def test_more_benchmarks_widen_each_interval(tmp_path):
     one = {r.key: r for r in gate.compare([runs.load(p) for p in sorted(base.glob("*"))],
                                           load(cand))}
     wide = one[MODULE + "test_matmul[einsum-rows500]"].estimate
-    narrow = decide.paired_estimate(np.log([1.0, 1.01, 0.99, 1.02, 0.98, 1.0]), 0.05 / 2, 0.05)
-    wider = decide.paired_estimate(np.log([1.0, 1.01, 0.99, 1.02, 0.98, 1.0]), 0.05 / 2 / 3, 0.05)
+    trimmed = STATISTICS["trimmed"]
+    values = np.log([1.0, 1.01, 0.99, 1.02, 0.98, 1.0])
+    narrow = trimmed.paired(values, 0.05 / 2, 0.05)
+    wider = trimmed.paired(values, 0.05 / 2 / 3, 0.05)
     assert wider.high - wider.low > narrow.high - narrow.low
-    assert wide.df == decide.kept(6) - 1
+    assert wide.df == trimmed.df(6)
 
 
 # ---------------------------------------------------------------- comparable runs only
@@ -219,8 +262,11 @@ def test_cli_reads_folders_and_writes_markdown_and_json(tmp_path, capsys):
     assert gate_main([str(base), str(cand), "--markdown", str(md), "--json", str(js)]) == 1
     out = capsys.readouterr().out
     assert "REGRESSED" in out and "einsum-rows500" in out
-    assert "| benchmark | base | candidate | change [interval] |" in md.read_text()
-    found = {b["benchmark"].rpartition("::")[2]: b for b in json.loads(js.read_text())["benchmarks"]}
+    table = by_first_column(md.read_text().split("\n\n", 2)[2])
+    assert table["test_matmul[einsum-rows500]"]["verdict"].startswith("REGRESSED")
+    assert table["test_matmul[einsum-rows500]"]["processes"] == "8 blocks"
+    assert table["test_matmul[broadcast-rows5]"]["verdict"].startswith("no change")
+    found = {short_name(b["benchmark"]): b for b in json.loads(js.read_text())["benchmarks"]}
     einsum = found["test_matmul[einsum-rows500]"]
     assert einsum["verdict"] == "regressed" and einsum["processes"] == [8, 8]
     assert einsum["interval"][0] > 1.05 and einsum["mde"] > 0.05
@@ -301,3 +347,18 @@ def test_bad_settings_are_refused_naming_them(tmp_path, capsys):
     base, cand = sides(tmp_path, 3)
     assert gate_main([str(base), str(cand), "--threshold", "1.5"]) == 2
     assert "threshold must be a fraction in (0, 1), got 1.5" in capsys.readouterr().err
+
+
+def test_the_gate_and_bench_ab_take_the_same_gate_options():
+    from bench.gate import ab
+    from bench.gate.__main__ import parser as gate_parser
+
+    def gate_options(parser):
+        [group] = [g for g in parser._action_groups if g.title == "gate options"]
+        return {a.dest: (a.default, a.help) for a in group._group_actions}
+
+    assert gate_options(gate_parser()) == gate_options(ab.parser())
+    assert {"threshold", "alpha", "detect", "normalize", "statistic",
+            "allow_different_machine"} <= set(gate_options(ab.parser()))
+    args = ab.parser().parse_args(["HEAD", "--statistic", "mean", "--normalize", "pair"])
+    assert (args.statistic, args.normalize) == ("mean", "pair")

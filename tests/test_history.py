@@ -15,13 +15,14 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+import synthetic_runs
 from bench import runs
 from bench.history import changes, output
 from bench.history.__main__ import main as history_main
 from bench.history.__main__ import run_paths
 from bench.history.analyze import analyze
 from bench.history.interval import median_interval
-import synthetic_runs
+from markdown_tables import by_first_column, parse
 from synthetic_runs import MODULE
 
 SUITE = {"einsum-rows500": 360e-6, "broadcast-rows5": 40e-6, "builtin-rows5": 6e-6}
@@ -117,7 +118,9 @@ def test_two_steps_are_both_found():
 
 
 def test_a_step_up_and_back_down_is_two_changes():
-    back = lambda index, name: 1.10 if name == "einsum-rows500" and 6 <= index < 11 else 1.0
+    def back(index, name):
+        return 1.10 if name == "einsum-rows500" and 6 <= index < 11 else 1.0
+
     history = analyze(parsed(series_documents(16, back)))
     later, earlier = history.newest_first()
     assert (earlier.point.run.id[:4], later.point.run.id[:4]) == ("0007", "0012")
@@ -173,7 +176,12 @@ def test_mixed_machines_are_separate_series(tmp_path):
     assert change.point.run.commit.id == vm[6]["commit_info"]["id"]
     md = output.markdown(history, {(m.machine.number, "matmul"): f"m{m.machine.number}.png"
                                    for m in history.machines})
-    assert "never mixed" in md and "| 2 | 12 | x86_64 | Intel Xeon x2 |" in md
+    assert "never mixed" in md
+    machines = by_first_column(md.split("never mixed", 1)[1])
+    assert (machines["2"]["runs"], machines["2"]["cpu"]) == ("12", "Intel Xeon x2")
+    [row] = parse(md.split("## Changes, newest first", 1)[1].split("\n\n", 2)[2])
+    assert (row["benchmark"], row["machine"], row["runs before / after"]) == (
+        "test_matmul[einsum-rows500]", "1", "6 / 6")
     assert md.count("### matmul (machine ") == 2
 
 
@@ -226,3 +234,22 @@ def test_help_explains_the_method(capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     assert "--out" in text and "never mixed" in text and "at least 3" in text
+
+
+def test_history_names_its_own_test_and_imports_nothing_from_the_gate():
+    """Changing the gate's statistic or wording cannot change the history."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    check = ("import sys, bench.history.__main__, bench.history.output; "
+             "print(sorted(m for m in sys.modules if m.startswith('bench.gate')))")
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
+    old, new = np.log([1.0, 1.01, 0.99, 1.0, 1.02]), np.log([1.1, 1.11, 1.09, 1.1, 1.12])
+    shift = changes.level_shift(old, new)
+    trimmed = [float(np.mean(np.sort(v)[1:-1])) for v in (old, new)]  # 20 % of 5 runs: one a side
+    assert shift.ratio == pytest.approx(np.exp(trimmed[1] - trimmed[0]))
+    assert shift.low > 1 and shift.significant
+    assert (shift.runs_before, shift.runs_after) == (5, 5)

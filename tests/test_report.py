@@ -10,14 +10,17 @@ from bench.report import ladder
 from bench.report.__main__ import main as report_main
 from bench.report.roofline import place, roofs
 from bench.runs import Environment, Workload
+from markdown_tables import by_first_column
 
 PEAK = 100e9          # flop/s of the synthetic peak product
 READ_RATE = 10e9      # bytes/s of one read of x
 
 
 def entry(suite: str, kernel: str, rows: int, median: float, flops: int, size: int,
-          params: dict | None = None) -> dict:
-    info = runs.extra_info(Workload(suite, kernel, rows, flops, size, params or {}),
+          params: dict | None = None, shape: tuple[int, ...] = ()) -> dict:
+    summary = f"what {kernel} did when the run was made" if suite != "roofline" else ""
+    info = runs.extra_info(Workload(suite, kernel, rows, flops, size, params or {}, shape=shape,
+                                    summary=summary),
                            Environment("2.13.0+cpu", 2, "cpu"), "builtin", None)
     tags = "".join(f"-{value}" for value in (params or {}).values())
     name = f"test_{suite}[{kernel}{tags}-rows{rows}]"
@@ -25,9 +28,9 @@ def entry(suite: str, kernel: str, rows: int, median: float, flops: int, size: i
             "stats": {"median": median, "mean": median, "min": median}, "extra_info": info}
 
 
-def matmul(kernel: str, rows: int, median: float) -> dict:
+def matmul(kernel: str, rows: int, median: float, shape: bool = True) -> dict:
     return entry("matmul", kernel, rows, median, 2 * rows * 784 * 10,
-                 (rows * 784 + 7840 + rows * 10) * 4)
+                 (rows * 784 + 7840 + rows * 10) * 4, shape=(784, 10) if shape else ())
 
 
 def read_x(rows: int, rate: float = READ_RATE, reader: str = "torch", threads: int = 2) -> dict:
@@ -43,7 +46,8 @@ def fma_peak(rate: float) -> dict:
 
 
 def forward(kernel: str, rows: int, median: float) -> dict:
-    return entry("forward", kernel, rows, median, 2 * rows * (784 * 50 + 50 * 10), rows * 784 * 4)
+    return entry("forward", kernel, rows, median, 2 * rows * (784 * 50 + 50 * 10), rows * 784 * 4,
+                 shape=(784, 50, 10))
 
 
 def peak() -> dict:
@@ -64,19 +68,50 @@ def run():
     return runs.parse(json.loads(json.dumps(RUN_DOCUMENT)), "run.json")
 
 
-def rows_of(markdown: str, heading: str) -> dict[str, list[str]]:
-    section = markdown.split(heading, 1)[1].split("####", 1)[0].split("## ", 1)[0]
-    cells = [[c.strip() for c in line.strip("|").split("|")]
-             for line in section.splitlines() if line.startswith("| ") and "---" not in line]
-    return {row[0]: row[1:] for row in cells[1:]}
+ROOFLINE = "*roofline: max(bytes / bandwidth, flops / peak)*"
+
+
+def rows_of(markdown: str, heading: str) -> dict[str, dict[str, str]]:
+    """The table under `heading`: kernel -> header -> cell."""
+    return by_first_column(markdown.split(heading, 1)[1])
 
 
 def test_ladder_ratios_and_rates_come_from_the_run(run):
     table = rows_of(ladder.matmul_tables(run), "x_train[:5] @")
     flops, size = 78400, (5 * 784 + 7840 + 50) * 4
-    assert table["einsum"][:3] == ["12 µs", f"{flops / 1.2e-5 / 1e9:.3g}", f"{size / 1.2e-5 / 1e9:.3g}"]
-    assert table["einsum"][5:] == ["25,000", "4.00"]
-    assert table["three_loops"][5:] == ["1", "100,000"]
+    einsum = table["einsum"]
+    assert einsum["median"] == "12 µs"
+    assert einsum["GFLOP/s"] == f"{flops / 1.2e-5 / 1e9:.3g}"
+    assert einsum["GB/s"] == f"{size / 1.2e-5 / 1e9:.3g}"
+    assert einsum["x faster than three_loops"] == "25,000"
+    assert einsum["x slower than builtin"] == "4.00"
+    assert table["three_loops"]["x faster than three_loops"] == "1"
+    assert table["three_loops"]["x slower than builtin"] == "100,000"
+
+
+def test_titles_come_from_the_shapes_the_run_recorded(run):
+    assert "#### x_train[:5] @ weights (784 x 10)" in ladder.matmul_tables(run)
+    assert "#### forward 784 -> 50 -> 10 on x_train[:50]" in ladder.forward_tables(run)
+    older = runs.parse({"benchmarks": [matmul("builtin", 5, 3e-6, shape=False)]}, "old.json")
+    assert "#### x_train[:5] @ weights\n" in ladder.matmul_tables(older)
+
+
+def test_kernel_descriptions_come_from_the_run_else_from_the_registry(run):
+    from matmul import KERNELS
+
+    assert ladder.kernel_summaries(run)["einsum"] == "what einsum did when the run was made"
+    older = json.loads(json.dumps({"benchmarks": [matmul("builtin", 5, 3e-6)]}))
+    del older["benchmarks"][0]["extra_info"]["summary"]
+    described = ladder.kernel_summaries(runs.parse(older, "old.json"))
+    assert described == {"builtin": KERNELS["builtin"].summary}
+
+
+def test_the_roofline_row_has_the_tables_columns(run):
+    table = rows_of(ladder.matmul_tables(run), "x_train[:5] @")
+    roof = table[ROOFLINE]
+    assert roof.keys() == table["einsum"].keys()
+    assert roof["% of roofline"] == "100 %"
+    assert roof["GFLOP/s"] == roof["x slower than builtin"] == ""
 
 
 def test_every_row_is_placed_against_the_larger_roof(run):
@@ -89,14 +124,16 @@ def test_every_row_is_placed_against_the_larger_roof(run):
     assert placed.bound_by == ("memory" if memory > compute else "compute")
     assert placed.time == pytest.approx(max(memory, compute))
     table = rows_of(ladder.matmul_tables(run), "x_train[:5] @")
-    assert table["einsum"][3:5] == [f"{placed.fraction * 100:.0f} %", placed.bound_by]
-    assert table["*roofline: max(bytes / bandwidth, flops / peak)*"][4] == placed.bound_by
+    assert table["einsum"]["% of roofline"] == f"{placed.fraction * 100:.0f} %"
+    assert table["einsum"]["bound by"] == placed.bound_by
+    assert table[ROOFLINE]["bound by"] == placed.bound_by
 
 
 def test_forward_table_and_summary_state_the_targets(run):
     table = rows_of(ladder.forward_tables(run), "x_train[:50]")
     share = 2 * 50 * 39700 / 1e-4 / PEAK
-    assert table["builtin"][2:4] == [f"{share * 100:.0f} %", "compute"]
+    assert table["builtin"]["% of roofline"] == f"{share * 100:.0f} %"
+    assert table["builtin"]["bound by"] == "compute"
     summary = "\n".join(ladder.roofline_summary(run))
     assert (f"best builtin at {share * 100:.0f} % of the compute roof at its median, "
             f"{share * 100:.0f} % at its best round") in summary
@@ -118,7 +155,7 @@ def test_the_fma_microkernel_is_the_compute_roof_with_the_library_beside_it(run)
     assert "the best library GEMM: builtin peak_gemm at 100 GFLOP/s, 25 % of it" in summary
     table = rows_of(ladder.forward_tables(with_fma), "x_train[:50]")
     roof = max(2 * 50 * 39700 / (4 * PEAK), 50 * 784 * 4 / READ_RATE)
-    assert table["builtin"][2] == f"{roof / 1e-4 * 100:.0f} %"
+    assert table["builtin"]["% of roofline"] == f"{roof / 1e-4 * 100:.0f} %"
 
 
 def test_the_memory_roof_is_the_best_reader_and_names_it():
@@ -141,7 +178,7 @@ def test_a_kernel_beating_an_artificially_low_roof_is_a_warning_not_a_target_met
     share = 2 * 50 * 39700 / 1e-4 / low
     assert share > 1
     table = rows_of(ladder.forward_tables(run), "x_train[:50]")
-    assert table["builtin"][2] == f"{share * 100:.0f} % †"
+    assert table["builtin"]["% of roofline"] == f"{share * 100:.0f} % †"
     summary = "\n".join(ladder.roofline_summary(run))
     assert "meets" not in summary
     assert "the 80 % target not judged: a roof of this run is wrong" in summary
@@ -158,7 +195,7 @@ def test_a_memory_roof_too_low_for_one_slice_leaves_the_others_judged():
     assert "test_matmul[builtin-rows5] ran at" in summary and "faster than the memory roof" in summary
     assert "test_matmul[builtin-rows50]" not in summary
     assert "x_train[:50] @ weights: best builtin" in summary and "target not judged" not in summary
-    assert rows_of(ladder.matmul_tables(run), "x_train[:5] @")["builtin"][3].endswith("†")
+    assert rows_of(ladder.matmul_tables(run), "x_train[:5] @")["builtin"]["% of roofline"].endswith("†")
 
 
 def test_a_library_gemm_faster_than_the_fma_microkernel_is_a_warning():
@@ -173,14 +210,15 @@ def test_three_loops_beyond_its_budget_is_extrapolated_per_row_and_marked(run):
     markdown = ladder.matmul_tables(run)
     table = rows_of(markdown, "x_train[:50] @")
     # 0.3 s per 5 rows -> 3 s for 50 rows; builtin took 6 µs there.
-    assert table["builtin"][5] == "500,000*"
+    assert table["builtin"]["x faster than three_loops"] == "500,000*"
     assert "extrapolated per row" in markdown
 
 
 def test_a_run_without_roofs_says_so(run):
     document = json.loads(json.dumps({"benchmarks": [matmul("builtin", 5, 3e-6)]}))
     bare = runs.parse(document, "bare.json")
-    assert rows_of(ladder.matmul_tables(bare), "x_train[:5] @")["builtin"][3:5] == ["n/a", "n/a"]
+    builtin = rows_of(ladder.matmul_tables(bare), "x_train[:5] @")["builtin"]
+    assert builtin["% of roofline"] == builtin["bound by"] == "n/a"
     assert ladder.roofline_summary(bare) == []
 
 
@@ -191,7 +229,8 @@ def test_report_writes_markdown_and_plot(run, tmp_path):
     assert report_main([str(saved), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "ladder.md").read_text()
     assert "| builtin | 3 µs" in text and "## Roofline" in text and "## Forward pass" in text
-    assert "| builtin | The speed reference" in text  # the kernel's docstring
+    kernels = by_first_column(text.split("## Kernels", 1)[1])
+    assert kernels["builtin"]["what it does"] == "what builtin did when the run was made"
     assert (tmp_path / "out" / "ladder.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -8,6 +8,7 @@ from bench.gate.compare import Settings
 from bench.gate.study import judge as judging
 from bench.gate.study.cli import table
 from bench.gate.study.patches import PATCHES, Patch
+from markdown_tables import parse
 from synthetic_runs import MODULE, make_run
 
 SUITE = {"einsum-rows500": 360e-6, "broadcast-rows5": 40e-6, "builtin-rows5": 6e-6}
@@ -49,8 +50,19 @@ def test_every_gate_is_counted_on_the_same_processes(tmp_path):
         for single in ("previous", "stock"):
             tally = data["tallies"][single]
             assert tally.aa_alarm.total == 6 and tally.detect["slow"].total == 6
-    text = table(result, Settings(), blocks=4)
-    assert "| ours: `python -m bench ab`" in text and "detects `slow`" in text
+    rows = parse(table(result, Settings(), blocks=4))
+    gates = [r["gate"] for r in rows]
+    assert gates[0].startswith("ours: `python -m bench ab` (4 blocks + up to 8 confirming")
+    assert gates[1:] == ["ours", "previous single-run gate (1 process a side, run noise 1.5 %)",
+                         "previous single-run gate",
+                         "stock `--benchmark-compare-fail=mean:10%` (1 process a side)", "stock"]
+    ours = rows[0]
+    assert ours["condition"] == "quiet"
+    assert ours["false alarms per A/A comparison (any of 3 benchmarks)"].startswith("0.0 % (0/20)")
+    [detects] = [h for h in ours if h.startswith("detects `slow`")]
+    assert ours[detects].startswith("100.0 % (20/20)")
+    assert ours["false alarms in patched comparisons (unchanged benchmarks)"].startswith("0.0 %")
+    assert ours["wall time per comparison"].endswith("min")
 
 
 def test_a_patch_that_no_longer_fits_the_code_fails_loudly(tmp_path):
@@ -75,5 +87,5 @@ def test_the_study_patches_fit_the_code_as_it_is(tmp_path):
             (tree / name).parent.mkdir(parents=True, exist_ok=True)
             (tree / name).write_text((root / name).read_text())
         patch.apply(tree)
-        for name, old, new in patch.edits:
+        for name, _old, new in patch.edits:
             assert new in (tree / name).read_text()

@@ -1,8 +1,8 @@
 """The regression gate on saved runs.
 
-    python -m bench.gate BASE CANDIDATE [--threshold 0.05] [--alpha 0.05] [--detect 0.10]
-        [--normalize auto|pair|run|none] [--storage .benchmarks]
-        [--allow-different-machine] [--markdown OUT.md] [--json OUT.json]
+    python -m bench.gate BASE CANDIDATE [--storage .benchmarks] [--markdown OUT.md]
+        [--json OUT.json] [gate options: --threshold, --alpha, --detect, --normalize,
+        --statistic, --allow-different-machine]
 
 BASE and CANDIDATE each name gate-ready runs (bench.suite.command): a saved
 run's id as pytest-benchmark names it (0001), a run file, a folder of runs
@@ -21,12 +21,12 @@ import sys
 from pathlib import Path
 
 from bench import cli, runs, storage
+from bench.exitcodes import Exit
 from bench.runs import Run
 
 from . import output
-from .compare import ALPHA, DETECT, NORMALIZE, THRESHOLD, RefusedError, Settings, compare, exit_code
-
-EXIT_BAD_INPUT, EXIT_REFUSED = 2, 3
+from .compare import RefusedError, compare, exit_code
+from .options import add_gate_arguments, settings_from
 
 
 def load_side(spec: str, storage_folder: str) -> list[Run]:
@@ -43,43 +43,27 @@ def parser() -> argparse.ArgumentParser:
     p = cli.parser("python -m bench.gate", __doc__)
     p.add_argument("base", help="the baseline's runs: id(s), file(s) or a folder")
     p.add_argument("candidate", help="the candidate's runs, named the same ways")
-    p.add_argument("--threshold", type=float, default=THRESHOLD,
-                   help=f"changes within ± this are never reported (default {THRESHOLD}); "
-                        "a benchmark's @pytest.mark.gate_threshold overrides it")
-    p.add_argument("--alpha", type=float, default=ALPHA,
-                   help="family-wise chance that any interval misses its true ratio "
-                        f"(default {ALPHA})")
-    p.add_argument("--detect", type=float, default=DETECT,
-                   help="the slowdown every benchmark should catch: one that cannot at this "
-                        f"noise is flagged too noisy (default {DETECT})")
-    p.add_argument("--normalize", choices=runs.NORMALIZATIONS, default=NORMALIZE,
-                   help="how samples are normalized by the reference timed beside them "
-                        f"(default {NORMALIZE}: paired, or raw for calls over "
-                        f"{runs.MAX_PAIR_SPAN:g}x their reference)")
     p.add_argument("--storage", default=str(storage.DEFAULT_STORAGE),
                    help="pytest-benchmark's storage folder, for run ids (default .benchmarks)")
-    p.add_argument("--allow-different-machine", action="store_true",
-                   help="compare even if node, CPU, GPU, Python, torch, threads or timer differ")
     p.add_argument("--markdown", type=Path, metavar="OUT.md", help="also write the report as markdown")
     p.add_argument("--json", type=Path, metavar="OUT.json", help="also write the findings as JSON")
+    add_gate_arguments(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)  # usage errors exit 2 through argparse
     try:
-        settings = Settings(threshold=args.threshold, alpha=args.alpha, detect=args.detect,
-                            normalize=args.normalize,
-                            allow_different_machine=args.allow_different_machine)
+        settings = settings_from(args)
         base = load_side(args.base, args.storage)
         candidate = load_side(args.candidate, args.storage)
         rows = compare(base, candidate, settings)
     except RefusedError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return Exit.INCOMPARABLE
     except ValueError as exc:  # RunError (an unusable run) or a bad setting
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return Exit.USAGE
     differing = sorted({d for run in [*base[1:], *candidate] for d in runs.differences(base[0], run)})
     if differing:
         print(f"warning: comparing across environments ({'; '.join(differing)})", file=sys.stderr)
@@ -92,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot write {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     code = exit_code(rows)
-    if code == EXIT_BAD_INPUT:
+    if code == Exit.USAGE:
         print("error: nothing could be judged, or some benchmarks could not be compared "
               "(see the table)", file=sys.stderr)
     return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_with(main)

@@ -43,7 +43,8 @@ from bench.tree import (MeasureError, Tree, digest, git, measure, repository_roo
 
 from . import output
 from .blocks import DEFAULT_CONFIRM, DEFAULT_MAX_TIME, DEFAULT_PROCESSES, DEFAULT_SUBSET, confirm
-from .compare import ALPHA, DETECT, THRESHOLD, RefusedError, Settings, compare, exit_code
+from .compare import RefusedError, Settings, compare, exit_code
+from .options import add_gate_arguments, settings_from
 
 SIDES = ("base", "candidate")
 MANIFEST = "ab.json"
@@ -74,9 +75,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed of the block order (default: random)")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the runs and verdicts (default .benchmarks/ab/<time>)")
-    p.add_argument("--threshold", type=float, default=THRESHOLD)
-    p.add_argument("--alpha", type=float, default=ALPHA)
-    p.add_argument("--detect", type=float, default=DETECT)
+    add_gate_arguments(p)
     return p
 
 
@@ -87,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
               "measured from them", file=sys.stderr)
         return Exit.USAGE
     try:
-        settings = Settings(threshold=args.threshold, alpha=args.alpha, detect=args.detect)
+        settings = settings_from(args)
         root = repository_root(Path.cwd())
     except (ValueError, RunError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -288,4 +287,4 @@ class ABRun:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_with(main)

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench import runs
+from bench.exitcodes import Exit
+from bench.policy import ALPHA, DETECT, THRESHOLD
 from bench.runs import Benchmark, Run, RunError
 
-from . import decide
+from . import decide, statistics
 from .decide import Estimate, Outcome
+from .statistics import Statistic
 
-THRESHOLD = 0.05   # changes within ±5 % are never reported
-ALPHA = 0.05       # family-wise: chance that any interval misses its true ratio
-DETECT = 0.10      # what the gate promises to catch: benchmarks that cannot are flagged
 NORMALIZE = "auto"
 
 
@@ -40,6 +40,8 @@ class Settings:
     # alpha split over the benchmarks judged (Bonferroni), or alpha for each one
     # (the study's per-benchmark estimate of a patch's true effect).
     family_wise: bool = True
+    # The one place the gate's statistic over processes is chosen (bench.gate.statistics).
+    statistic: str = statistics.DEFAULT
 
     def __post_init__(self) -> None:
         for name in ("threshold", "alpha", "detect"):
@@ -49,6 +51,13 @@ class Settings:
         if self.normalize not in runs.NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {runs.NORMALIZATIONS}, "
                              f"got {self.normalize!r}")
+        if self.statistic not in statistics.STATISTICS:
+            raise ValueError(f"statistic must be one of {sorted(statistics.STATISTICS)}, "
+                             f"got {self.statistic!r}")
+
+    @property
+    def estimator(self) -> Statistic:
+        return statistics.STATISTICS[self.statistic]
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,7 @@ def compare(base: list[Run], candidate: list[Run], settings: Settings = Settings
         if key not in measured:
             rows.append(Row(key, Outcome.REMOVED, base=first_base))
             continue
-        rows.append(_judge(key, base, candidate, pairs, tail, settings))
+        rows.append(_compare_benchmark(key, base, candidate, pairs, tail, settings))
     rows += [Row(key, Outcome.NEW,
                  candidate=next(r.benchmarks[key] for r in candidate if key in r.benchmarks))
              for key in new]
@@ -182,7 +191,7 @@ def threshold_for(base: Benchmark, candidate: Benchmark, default: float) -> floa
     return default
 
 
-def _judge(key: str, base: list[Run], candidate: list[Run], pairs, tail: float,
+def _compare_benchmark(key: str, base: list[Run], candidate: list[Run], pairs, tail: float,
            settings: Settings) -> Row:
     base_runs = [run.benchmarks[key] for run in base if key in run.benchmarks]
     cand_runs = [run.benchmarks[key] for run in candidate if key in run.benchmarks]
@@ -200,17 +209,17 @@ def _judge(key: str, base: list[Run], candidate: list[Run], pairs, tail: float,
 
     both = [(b.benchmarks[key], c.benchmarks[key]) for b, c in pairs or []
             if key in b.benchmarks and key in c.benchmarks]
+    estimator = settings.estimator
     if pairs is not None:
-        estimate = decide.paired_estimate(
-            np.array([value(c) - value(b) for b, c in both]), tail, threshold)
+        estimate = estimator.paired(np.array([value(c) - value(b) for b, c in both]),
+                                    tail, threshold)
     else:
-        estimate = decide.unpaired_estimate(np.array([value(b) for b in base_runs]),
-                                            np.array([value(c) for c in cand_runs]),
-                                            tail, threshold)
+        estimate = estimator.unpaired(np.array([value(b) for b in base_runs]),
+                                      np.array([value(c) for c in cand_runs]), tail, threshold)
     needs = None
     if estimate.measured:
         needs = (0 if estimate.mde <= settings.detect else
-                 decide.blocks_needed(estimate, tail, threshold, settings.detect))
+                 estimator.blocks_needed(estimate, tail, threshold, settings.detect))
     note = ""
     if not estimate.measured:
         note = ("one process per side cannot show the noise between processes: give "
@@ -220,12 +229,12 @@ def _judge(key: str, base: list[Run], candidate: list[Run], pairs, tail: float,
                threshold, mode, needs, note, dropped)
 
 
-def exit_code(rows: list[Row]) -> int:
-    """0 no regression, 1 a regression, 2 nothing could be judged or some benchmark
-    was incomparable (never a silent pass)."""
+def exit_code(rows: list[Row]) -> Exit:
+    """OK, REGRESSION, or USAGE when nothing could be judged or some benchmark was
+    incomparable (never a silent pass)."""
     outcomes = {row.outcome for row in rows}
     if Outcome.REGRESSED in outcomes:
-        return 1
+        return Exit.REGRESSION
     if Outcome.INCOMPARABLE in outcomes or not outcomes & set(decide.JUDGED):
-        return 2
-    return 0
+        return Exit.USAGE
+    return Exit.OK

@@ -4,15 +4,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import atomic
+from bench import atomic, table
+from bench.policy import POWER
 from bench.runs import NORMALIZATION_MEANING, Benchmark
+from bench.table import Column, short_name
 from bench.units import format_change, format_time
 
 from .compare import Row, Settings
-from .decide import POWER, Outcome
+from .decide import Outcome
 
-COLUMNS = ("benchmark", "base", "candidate", "change [interval]", "threshold",
-           "catches (MDE)", "processes", "verdict")
+
 def _time(bench: Benchmark | None) -> str:
     """Median time, and the median ratio to the reference the gate compares."""
     if bench is None:
@@ -47,21 +48,36 @@ def verdict_text(row: Row, settings: Settings) -> str:
     return text
 
 
-def cells(row: Row, settings: Settings) -> tuple[str, ...]:
+def _change(row: Row) -> str:
     est = row.estimate
     if est is None:
-        change = row.note or "-"
-    elif est.measured:
-        change = (f"{format_change(est.ratio)} [{format_change(est.low)}, "
-                  f"{format_change(est.high)}]")
-    else:
-        change = f"{format_change(est.ratio)} [unmeasured]"
-    threshold = f"±{row.threshold * 100:g} %" if row.threshold is not None else "-"
-    mde = mde_text(est.mde) if est is not None and est.mde is not None else "-"
-    processes = ("-" if est is None else
-                 f"{est.processes[0]} {'blocks' if est.paired else 'vs ' + str(est.processes[1])}")
-    return (row.key.rpartition("::")[2] or row.key, _time(row.base), _time(row.candidate),
-            change, threshold, mde, processes, verdict_text(row, settings))
+        return row.note or "-"
+    if est.measured:
+        return f"{format_change(est.ratio)} [{format_change(est.low)}, {format_change(est.high)}]"
+    return f"{format_change(est.ratio)} [unmeasured]"
+
+
+def _processes(row: Row) -> str:
+    est = row.estimate
+    if est is None:
+        return "-"
+    return f"{est.processes[0]} {'blocks' if est.paired else 'vs ' + str(est.processes[1])}"
+
+
+def columns(settings: Settings) -> list[Column[Row]]:
+    return [
+        Column("benchmark", "left", lambda r: short_name(r.key)),
+        Column("base", "right", lambda r: _time(r.base)),
+        Column("candidate", "right", lambda r: _time(r.candidate)),
+        Column("change [interval]", "right", _change),
+        Column("threshold", "right",
+               lambda r: f"±{r.threshold * 100:g} %" if r.threshold is not None else "-"),
+        Column("catches (MDE)", "right",
+               lambda r: mde_text(r.estimate.mde)
+               if r.estimate is not None and r.estimate.mde is not None else "-"),
+        Column("processes", "right", _processes),
+        Column("verdict", "left", lambda r: verdict_text(r, settings)),
+    ]
 
 
 def summary(rows: list[Row], settings: Settings) -> str:
@@ -73,7 +89,8 @@ def summary(rows: list[Row], settings: Settings) -> str:
     meaning = "; ".join(NORMALIZATION_MEANING[m] for m in modes) or "-"
     text = (f"{', '.join(parts) or 'no benchmarks'}"
             + (f"; {noisy} too noisy to catch +{settings.detect * 100:g} %" if noisy else "")
-            + f". Change: candidate over base of {meaning}, per process, over processes; "
+            + f". Change: candidate over base of {meaning}, per process; over processes, "
+            f"their {settings.estimator.description}; "
             f"intervals hold all true ratios together with {100 * (1 - settings.alpha):g} % "
             f"confidence (Bonferroni). MDE: the slowdown caught with {POWER * 100:g} % "
             "probability at this noise.")
@@ -88,21 +105,14 @@ def summary(rows: list[Row], settings: Settings) -> str:
 
 
 def text_table(rows: list[Row], settings: Settings) -> str:
-    table = [COLUMNS] + [cells(r, settings) for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines + ["", summary(rows, settings)])
+    return "\n".join([*table.text(columns(settings), rows), "", summary(rows, settings)])
 
 
 def markdown(rows: list[Row], settings: Settings, header: str = "") -> str:
     lines = ["## Benchmark regression gate", ""]
     if header:
         lines += [header, ""]
-    lines.append("| " + " | ".join(COLUMNS) + " |")
-    lines.append("|" + "|".join(" --- " for _ in COLUMNS) + "|")
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells(r, settings)) + " |"
-              for r in rows]
+    lines += table.markdown(columns(settings), rows)
     return "\n".join(lines + ["", summary(rows, settings), ""])
 
 
@@ -127,7 +137,7 @@ def as_json(rows: list[Row], settings: Settings) -> dict:
 
     return {"settings": {"threshold": settings.threshold, "alpha": settings.alpha,
                          "detect": settings.detect, "power": POWER,
-                         "normalize": settings.normalize},
+                         "normalize": settings.normalize, "statistic": settings.statistic},
             "benchmarks": [entry(r) for r in rows]}
 
 

@@ -12,9 +12,9 @@ is also kept is read once. Per benchmark, a series over runs in commit order,
 each point the run's median normalized time (normalized as the gate does)
 with its exact interval; runs from different machines or environments are
 never mixed: each machine gets its own series. A change is a new level that
-lasts at least 3 runs, moves by at least 5 % across its boundary, is a step
-rather than a drift, and is significant between the adjacent levels
-(bench/history/changes.py).
+lasts, moves across its boundary, is a step rather than a drift, and is
+significant between the adjacent levels (the rule below;
+bench/history/changes.py).
 
 Writes OUT/history.md (the changes, newest first), OUT/history.json (the
 changes: benchmark, run, commit, ratio, interval) and OUT/history.html (one
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Iterator
+import textwrap
 from pathlib import Path
 
 from bench import cli, runs, storage
@@ -115,8 +116,20 @@ def load_saved(paths: list[Path], named: bool, faulty: list[tuple[str, int]]
         raise RunError(f"none of the {len(paths)} saved run(s) is whole")
 
 
+def rule_text() -> str:
+    """The change rule with its numbers, from the constants that decide it."""
+    from . import changes
+
+    return textwrap.fill(
+        f"The rule: a change is a level of at least {changes.MIN_RUNS} runs whose median "
+        f"differs from that of the {changes.MIN_RUNS} runs before by at least "
+        f"{changes.MIN_CHANGE * 100:g} %, fits better than a straight line, and has "
+        f"Yuen's {(1 - changes.ALPHA) * 100:g} % interval of new / old level excluding 1.",
+        width=78)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = cli.parser("python -m bench history", __doc__)
+    p = cli.parser("python -m bench history", f"{__doc__}\n\n{rule_text()}")
     p.add_argument("runs", nargs="*", metavar="RUNS or DIRS",
                    help="saved runs: ids (0007), files or folders (default: every run saved "
                         "for this machine under --storage)")
@@ -157,4 +170,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_with(main)

@@ -24,17 +24,17 @@ A proposed boundary is a change when all of these hold:
 2. Shape: two levels fit the runs of the two adjacent segments better (less
    squared error) than one straight line through them. A long drift gives
    the size check many chances to pass on noise somewhere; a line fits it.
-3. Significance: the gate's two-sample t interval (bench.gate.decide.
-   unpaired_estimate: Welch's, on 20 % trimmed means from five runs a side)
-   on the per-run values of the two adjacent segments, at 1 - ALPHA, excludes
-   a ratio of 1. With three runs on a side its t quantile is large, so a level
+3. Significance: Yuen's two-sample t interval (Welch's on 20 % trimmed
+   means from five runs a side; scipy.stats.ttest_ind with trim=TRIM) on the
+   per-run values of the two adjacent segments, at 1 - ALPHA, excludes a
+   ratio of 1. With three runs on a side its t quantile is large, so a level
    held up by one or two odd runs, whose spread is large, does not pass.
 
 Size does not depend on the other boundaries, so failures are dropped at once;
 then, while some boundary fails shape or significance, the weakest (a failed
 shape first, then the smallest |t|) is dropped and its segments merged. Each
 boundary kept is a change: the first run of the new level, and the ratio of the
-new segment's level to the old one's (geometric means) with that interval.
+new segment's level to the old one's (trimmed means of the logs) with that interval.
 Series shorter than 2 * MIN_RUNS runs are not searched. The limit is the
 per-run noise: with three runs on a side, noise of a sizeable fraction of
 MIN_CHANGE can hide a three-run step, move a boundary by a run, or let a
@@ -47,14 +47,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.gate import decide
-from bench.gate.decide import Estimate
+from bench import policy
 
 from .series import Point, Series
 
 MIN_RUNS = 3        # a level lasts at least this many runs
-MIN_CHANGE = 0.05   # smallest step reported: the gate's threshold
+MIN_CHANGE = policy.MIN_CHANGE  # smallest step reported
 ALPHA = 0.05        # per boundary: chance that noise alone passes the significance check
+TRIM = 0.2          # share of each segment's runs trimmed from each end (Yuen)
 PENALTY = 2.0       # the proposal's penalty, in sigma^2 * ln(n)
 CHUNK = 160         # longest window searched at once (the search is quadratic in it)
 OVERLAP = 20        # runs shared by successive windows
@@ -62,11 +62,27 @@ SIGMA_FLOOR = 1e-4  # so that a noiseless series still gets a penalty
 
 
 @dataclass(frozen=True)
+class LevelShift:
+    """New level / old level of two adjacent segments, with Yuen's 1 - ALPHA interval."""
+
+    ratio: float
+    low: float
+    high: float
+    runs_before: int
+    runs_after: int
+    t: float            # Yuen's statistic: the shift in standard errors
+
+    @property
+    def significant(self) -> bool:
+        return self.low > 1 or self.high < 1
+
+
+@dataclass(frozen=True)
 class Change:
     series: Series
     index: int          # the first point of the new level
     step: float         # median of MIN_RUNS runs after / before the boundary
-    estimate: Estimate  # new segment's level / old segment's, with its interval
+    estimate: LevelShift
 
     @property
     def point(self) -> Point:
@@ -80,14 +96,14 @@ def detect(series: Series) -> list[Change]:
             for index, estimate in boundaries(values)]
 
 
-def boundaries(values: np.ndarray) -> list[tuple[int, Estimate]]:
+def boundaries(values: np.ndarray) -> list[tuple[int, LevelShift]]:
     """(first index of the new level, its estimate) for each change in the values."""
     if len(values) < 2 * MIN_RUNS:
         return []
     kept = [b for b in propose(values)
             if abs(window_step(values, b)) >= math.log1p(MIN_CHANGE)]
     while True:
-        judged = [_judge(*_segments(values, kept, i)) for i in range(len(kept))]
+        judged = [_check_boundary(*_segments(values, kept, i)) for i in range(len(kept))]
         failing = [(strength, i) for i, (_, holds, strength) in enumerate(judged) if not holds]
         if not failing:
             return [(boundary, estimate) for boundary, (estimate, _, _) in zip(kept, judged)]
@@ -146,11 +162,25 @@ def _segments(values: np.ndarray, kept: list[int], i: int) -> tuple[np.ndarray, 
     return values[start:kept[i]], values[kept[i]:end]
 
 
-def _judge(old: np.ndarray, new: np.ndarray) -> tuple[Estimate, bool, float]:
-    """(the two-sample estimate of new / old, whether shape and significance hold, strength)."""
-    estimate = decide.unpaired_estimate(old, new, ALPHA / 2, MIN_CHANGE)
+def level_shift(old: np.ndarray, new: np.ndarray) -> LevelShift:
+    """Yuen's trimmed two-sample t interval of log levels new - old, as a ratio."""
+    from scipy import stats  # here, not at the top: slow for --help
+
+    shift = float(stats.trim_mean(new, TRIM) - stats.trim_mean(old, TRIM))
+    flat = not (np.ptp(old) or np.ptp(new))
+    if flat:  # no spread to measure: the interval is the point
+        low = high = shift
+        t = math.copysign(math.inf, shift) if shift else 0.0
+    else:
+        test = stats.ttest_ind(new, old, equal_var=False, trim=TRIM)
+        low, high = test.confidence_interval(1 - ALPHA)
+        t = float(test.statistic)
+    return LevelShift(math.exp(shift), math.exp(low), math.exp(high), len(old), len(new), t)
+
+
+def _check_boundary(old: np.ndarray, new: np.ndarray) -> tuple[LevelShift, bool, float]:
+    """(the shift new / old, whether shape and significance hold, strength)."""
+    shift = level_shift(old, new)
     if not beats_a_line(old, new):
-        return estimate, False, -1.0  # dropped before any merely weak boundary
-    shift = abs(math.log(estimate.ratio))
-    strength = shift / estimate.spread if estimate.spread else math.inf
-    return estimate, estimate.low > 1 or estimate.high < 1, strength
+        return shift, False, -1.0  # dropped before any merely weak boundary
+    return shift, shift.significant, abs(shift.t)

@@ -5,7 +5,9 @@ import json
 import re
 from pathlib import Path
 
+from bench import table
 from bench.runs import KIND_FIELDS, NORMALIZATION_MEANING
+from bench.table import Column, short_name
 from bench.units import format_change
 
 from . import changes as rule
@@ -16,6 +18,7 @@ from .page import write_page
 from .plot import PLOTTED_RUNS, plot_group
 from .series import commit_label, when
 
+
 def _change_text(change: Change) -> str:
     e = change.estimate
     return f"{format_change(e.ratio)} [{format_change(e.low)}, {format_change(e.high)}]"
@@ -24,10 +27,6 @@ def _change_text(change: Change) -> str:
 def _date(change: Change) -> str:
     run = change.point.run
     return (run.commit.time or run.datetime or "-")[:19].replace("T", " ")
-
-
-def _short(key: str) -> str:
-    return key.rpartition("::")[2] or key
 
 
 def plot_name(group: str, machine: MachineHistory, several: bool) -> str:
@@ -56,8 +55,13 @@ def as_json(history: History) -> list[dict]:
         "kernel": c.series.label,
         "machine": c.series.machine.number,
         "window_step": c.step,
-        "runs_before_and_after": list(c.estimate.processes),
+        "runs_before_and_after": [c.estimate.runs_before, c.estimate.runs_after],
     } for c in history.newest_first()]
+
+
+# The "machine" field is the architecture (platform.machine()); "machine" heads
+# the column of machine numbers.
+FIELD_HEADERS = {"machine": "architecture"}
 
 
 def _machines_text(history: History) -> list[str]:
@@ -68,12 +72,25 @@ def _machines_text(history: History) -> list[str]:
         fields = history.machines[0].machine.fields
         return lines + ["All runs here come from one: "
                         + "; ".join(f"{k} {v}" for k, v in fields.items()) + "."]
-    lines += ["", "| machine | runs | " + " | ".join(KIND_FIELDS) + " |",
-              "| --- | ---: |" + " --- |" * len(KIND_FIELDS)]
-    for m in history.machines:
-        lines.append(f"| {m.machine.number} | {len(m.machine.runs)} | "
-                     + " | ".join(m.machine.fields[f] for f in KIND_FIELDS) + " |")
-    return lines
+    columns = [Column("machine", "right", lambda m: str(m.machine.number)),
+               Column("runs", "right", lambda m: str(len(m.machine.runs))),
+               *(Column(FIELD_HEADERS.get(f, f), "left", lambda m, f=f: m.machine.fields[f])
+                 for f in KIND_FIELDS)]
+    return [*lines, "", *table.markdown(columns, history.machines)]
+
+
+def change_columns(several: bool) -> list[Column[Change]]:
+    """The changes table; the machine column only when the runs come from several."""
+    return [
+        Column("benchmark", "left", lambda c: short_name(c.series.key)),
+        *([Column("machine", "right", lambda c: str(c.series.machine.number))] if several else []),
+        Column("first run of the new level", "left", lambda c: c.point.run.id),
+        Column("commit", "left", lambda c: commit_label(c.point.run)),
+        Column("date", "left", _date),
+        Column(f"new / old level [{(1 - rule.ALPHA) * 100:g} % interval]", "right", _change_text),
+        Column("runs before / after", "right",
+               lambda c: f"{c.estimate.runs_before} / {c.estimate.runs_after}"),
+    ]
 
 
 def markdown(history: History, plots: dict[tuple[int, str], str]) -> str:
@@ -94,24 +111,16 @@ def markdown(history: History, plots: dict[tuple[int, str], str]) -> str:
         f"A change is a level that lasts at least {rule.MIN_RUNS} runs: the median of the "
         f"{rule.MIN_RUNS} runs after it differs from that of the {rule.MIN_RUNS} before by "
         f"at least {rule.MIN_CHANGE * 100:g} %, two levels fit the adjacent segments better "
-        "than a straight line (a slow drift is not a step), and the gate's two-sample "
-        f"(Welch, trimmed) {(1 - rule.ALPHA) * 100:g} % interval of new level / old level "
+        "than a straight line (a slow drift is not a step), and Yuen's two-sample "
+        f"(Welch on {rule.TRIM * 100:g} % trimmed means) {(1 - rule.ALPHA) * 100:g} % "
+        "interval of new level / old level "
         "excludes no change. An isolated odd run cannot make a level. "
         "Proposed by ruptures' PELT (L1 cost); the method is in bench/history/changes.py.",
         "",
     ]
     found = history.newest_first()
     if found:
-        head = ["benchmark", *(["machine"] if several else []), "first run of the new level",
-                "commit", "date", f"new / old level [{(1 - rule.ALPHA) * 100:g} % interval]",
-                "runs before / after"]
-        lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-        for c in found:
-            before, after = c.estimate.processes
-            lines.append("| " + " | ".join([
-                _short(c.series.key), *([str(c.series.machine.number)] if several else []),
-                c.point.run.id, commit_label(c.point.run), _date(c), _change_text(c),
-                f"{before} / {after}"]) + " |")
+        lines += table.markdown(change_columns(several), found)
     else:
         lines.append("No changes found.")
     short = [s for m in history.machines for s in m.series
@@ -149,7 +158,7 @@ def text(history: History) -> str:
              + (", newest first:" if found else ".")]
     for c in found:
         where = f" on machine {c.series.machine.number}" if len(history.machines) > 1 else ""
-        lines.append(f"  {_short(c.series.key)}{where}: from run {c.point.run.id} "
+        lines.append(f"  {short_name(c.series.key)}{where}: from run {c.point.run.id} "
                      f"(commit {commit_label(c.point.run)}), new / old level "
                      f"{_change_text(c)}")
     return "\n".join(lines)

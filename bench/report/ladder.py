@@ -1,106 +1,163 @@
 """The speedup ladder of a saved run as markdown: per slice, every kernel against
 the slowest and the reference kernel and against this machine's roofline;
-then the forward pass per kernel."""
+then the forward pass per kernel. Each table is a list of columns
+(bench.table); the roofline row is a row of the same columns."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
+from bench import table
 from bench.runs import Benchmark, Run
 from bench.suite import cases
+from bench.table import Column
 from bench.units import format_time
 
-from .roofline import BEYOND_NOTE, Roofs, beyond_roof, place, roofline_summary, roofs, share_cell
-from .roofline import flop_header as _flop_header
-from .roofline import flop_rate as _flop_rate
+from .roofline import (BEYOND_NOTE, Placement, Roofs, beyond_roof, flop_header, flop_rate, place,
+                       roofline_summary, roofs, share_cell)
 
 SLOWEST = "three_loops"
-REFERENCE = cases.REFERENCE_KERNEL
+REFERENCE_KERNEL = cases.REFERENCE_KERNEL
+ROOFLINE_LABEL = "*roofline: max(bytes / bandwidth, flops / peak)*"
 
 
 def by_rows(run: Run, suite: str) -> dict[int, dict[str, Benchmark]]:
     """rows -> kernel -> benchmark, for one suite of the run."""
-    table: dict[int, dict[str, Benchmark]] = defaultdict(dict)
+    rows: dict[int, dict[str, Benchmark]] = defaultdict(dict)
     for bench in run.benchmarks.values():
         if bench.workload is not None and bench.workload.suite == suite:
-            table[bench.workload.rows][bench.workload.kernel] = bench
-    return dict(sorted(table.items()))
+            rows[bench.workload.rows][bench.workload.kernel] = bench
+    return dict(sorted(rows.items()))
 
 
-def per_row_time(table: dict[int, dict[str, Benchmark]], kernel: str) -> float | None:
+def per_row_time(slices: dict[int, dict[str, Benchmark]], kernel: str) -> float | None:
     """Seconds per row of `kernel`, from its largest measured slice (for extrapolation)."""
-    measured = [(rows, t[kernel].median) for rows, t in table.items() if kernel in t]
+    measured = [(rows, t[kernel].median) for rows, t in slices.items() if kernel in t]
     if not measured:
         return None
     rows, seconds = max(measured)
     return seconds / rows
 
 
+def shape_title(suite: str, rows: int | str, bench: Benchmark) -> str:
+    """A table's title from the shapes the run recorded (none in older runs)."""
+    shape = bench.workload.shape
+    if suite == "forward":
+        layers = f" {' -> '.join(map(str, shape))}" if shape else ""
+        return f"forward{layers} on x_train[:{rows}]"
+    sizes = f" ({' x '.join(map(str, shape))})" if shape else ""
+    return f"x_train[:{rows}] @ weights{sizes}"
+
+
 def _ratio(value: float) -> str:
     return f"{value:.2f}" if value < 10 else f"{value:,.0f}"
 
 
-def _placement_cells(bench: Benchmark, machine_roofs: Roofs) -> list[str]:
-    placed = place(bench, machine_roofs)
-    if placed is None:
-        return ["n/a", "n/a"]
-    return [share_cell(placed), placed.bound_by]
+@dataclass(frozen=True)
+class Line:
+    """One row of a ladder table: a kernel's benchmark, or (bench None) the roofline."""
+
+    label: str
+    time: float                   # the median, or the roofline's time
+    bench: Benchmark | None
+    placed: Placement | None
+    slowest: float | None = None  # the slowest kernel's time on this slice
+    extrapolated: bool = False    # slowest comes from a smaller slice
+    reference: Benchmark | None = None  # the reference kernel on this slice
+
+    @property
+    def roofline(self) -> bool:
+        return self.bench is None
 
 
-def _markdown_table(headers: list[str], right: set[str], rows: list[list[str]]) -> list[str]:
-    """A markdown table; the columns named in `right` are right-aligned."""
-    return (["| " + " | ".join(headers) + " |",
-             "| " + " | ".join("---:" if h in right else "---" for h in headers) + " |"]
-            + ["| " + " | ".join(row) + " |" for row in rows])
+def _kernel_cell(line: Line, cell) -> str:
+    """cell(line) for a kernel's row; the roofline row leaves the column empty."""
+    return "" if line.roofline else cell(line)
 
 
-def _slowest_first(kernels: dict[str, Benchmark]) -> list[tuple[str, Benchmark]]:
-    return sorted(kernels.items(), key=lambda kv: -kv[1].median)
+def _share(line: Line) -> str:
+    if line.roofline:
+        return "100 %"
+    return "n/a" if line.placed is None else share_cell(line.placed)
 
 
-def _slower_than_reference(bench: Benchmark, kernels: dict[str, Benchmark]) -> str:
-    return _ratio(bench.median / kernels[REFERENCE].median) if REFERENCE in kernels else "n/a"
+def _faster_than_slowest(line: Line) -> str:
+    if not line.slowest:
+        return "n/a"
+    return f"{line.slowest / line.time:,.0f}{'*' if line.extrapolated else ''}"
+
+
+def _slower_than_reference(line: Line) -> str:
+    return "n/a" if line.reference is None else _ratio(line.time / line.reference.median)
+
+
+def columns(gpu: bool, ladder: bool = True) -> list[Column[Line]]:
+    """The ladder's columns, in order; the forward tables leave out LADDER_ONLY."""
+    every = [
+        Column("kernel", "left", lambda r: r.label),
+        Column("median", "right", lambda r: format_time(r.time)),
+        Column(flop_header(gpu), "right", lambda r: _kernel_cell(
+            r, lambda r: flop_rate(r.bench.workload.flops / r.time, gpu))),
+        Column("GB/s", "right", lambda r: _kernel_cell(
+            r, lambda r: f"{r.bench.workload.bytes / r.time / 1e9:.3g}")),
+        Column("% of roofline", "right", _share),
+        Column("bound by", "left", lambda r: "n/a" if r.placed is None else r.placed.bound_by),
+        Column(f"x faster than {SLOWEST}", "right", lambda r: _kernel_cell(r, _faster_than_slowest)),
+        Column(f"x slower than {REFERENCE_KERNEL}", "right",
+               lambda r: _kernel_cell(r, _slower_than_reference)),
+    ]
+    return every if ladder else [c for c in every if c.header not in LADDER_ONLY]
+
+
+# A forward pass's bytes are one read of x, and the slowest kernel has no
+# forward pass: these columns say nothing there.
+LADDER_ONLY = ("GB/s", f"x faster than {SLOWEST}")
+
+
+def _lines(kernels: dict[str, Benchmark], machine_roofs: Roofs, ladder: bool,
+           slowest: float | None, extrapolated: bool) -> list[Line]:
+    """The kernels slowest first; in the ladder, then the roofline row where the
+    run measured a roof."""
+    lines = [Line(name, b.median, b, place(b, machine_roofs), slowest, extrapolated,
+                  kernels.get(REFERENCE_KERNEL))
+             for name, b in sorted(kernels.items(), key=lambda kv: -kv[1].median)]
+    roof = place(next(iter(kernels.values())), machine_roofs)
+    if ladder and roof is not None:
+        lines.append(Line(ROOFLINE_LABEL, roof.time, None, roof))
+    return lines
+
+
+def _tables(run: Run, suite: str, gpu: bool, ladder: bool) -> tuple[list[str], bool]:
+    """The markdown of one suite's tables, and whether a slowest time was extrapolated.
+    The ladder (the product) also compares with the slowest kernel and shows the roofline."""
+    slices, machine_roofs = by_rows(run, suite), roofs(run)
+    chosen = columns(gpu, ladder)
+    slow_per_row = per_row_time(slices, SLOWEST) if ladder else None
+    lines, extrapolated_any = [], False
+    for rows, kernels in slices.items():
+        slowest = kernels[SLOWEST].median if SLOWEST in kernels else None
+        extrapolated = slowest is None and slow_per_row is not None
+        if extrapolated:
+            slowest = slow_per_row * rows
+        extrapolated_any |= extrapolated
+        title = shape_title(suite, rows, next(iter(kernels.values())))
+        lines += [f"#### {title}", "",
+                  *table.markdown(chosen, _lines(kernels, machine_roofs, ladder, slowest,
+                                                 extrapolated)),
+                  ""]
+    return lines, extrapolated_any
 
 
 def matmul_tables(run: Run, gpu: bool = False) -> str:
-    table, machine_roofs = by_rows(run, "matmul"), roofs(run)
-    slow_per_row = per_row_time(table, SLOWEST)
-    headers = ["kernel", "median", _flop_header(gpu), "GB/s", "% of roofline", "bound by",
-               f"x faster than {SLOWEST}", f"x slower than {REFERENCE}"]
-    right = set(headers) - {"kernel", "bound by"}
-    lines = []
-    for rows, kernels in table.items():
-        slowest, marker = (kernels[SLOWEST].median, "") if SLOWEST in kernels else (None, "")
-        if slowest is None and slow_per_row is not None:
-            slowest, marker = slow_per_row * rows, "*"
-        cells = [[name, format_time(b.median), _flop_rate(b.workload.flops / b.median, gpu),
-                  f"{b.workload.bytes / b.median / 1e9:.3g}", *_placement_cells(b, machine_roofs),
-                  f"{slowest / b.median:,.0f}{marker}" if slowest else "n/a",
-                  _slower_than_reference(b, kernels)]
-                 for name, b in _slowest_first(kernels)]
-        placed = place(next(iter(kernels.values())), machine_roofs)
-        if placed is not None:
-            cells.append(["*roofline: max(bytes / bandwidth, flops / peak)*",
-                          format_time(placed.time), "", "", "100 %", placed.bound_by, "", ""])
-        lines += [f"#### x_train[:{rows}] @ weights (784 x 10)", "",
-                  *_markdown_table(headers, right, cells), ""]
-    if slow_per_row and any(SLOWEST not in t for t in table.values()):
+    lines, extrapolated = _tables(run, "matmul", gpu, ladder=True)
+    if extrapolated:
         lines.append(f"\\* {SLOWEST} was not run on this slice (beyond its cost budget): its "
                      "time is extrapolated per row from its largest measured slice.")
     return "\n".join(lines).rstrip() + "\n"
 
 
 def forward_tables(run: Run, gpu: bool = False) -> str:
-    table, machine_roofs = by_rows(run, "forward"), roofs(run)
-    headers = ["kernel", "median", _flop_header(gpu), "% of roofline", "bound by",
-               f"x slower than {REFERENCE}"]
-    right = set(headers) - {"kernel", "bound by"}
-    lines = []
-    for rows, kernels in table.items():
-        cells = [[name, format_time(b.median), _flop_rate(b.workload.flops / b.median, gpu),
-                  *_placement_cells(b, machine_roofs), _slower_than_reference(b, kernels)]
-                 for name, b in _slowest_first(kernels)]
-        lines += [f"#### forward 784 -> 50 -> 10 on x_train[:{rows}]", "",
-                  *_markdown_table(headers, right, cells), ""]
+    lines, _ = _tables(run, "forward", gpu, ladder=False)
     return "\n".join(lines).rstrip() + "\n" if lines else ""
 
 
@@ -126,14 +183,28 @@ def markdown(run: Run) -> str:
     return "\n".join(parts)
 
 
-def kernel_list(run: Run) -> str:
-    """The kernels of the run with what each does (its docstring's first line)."""
+def kernel_summaries(run: Run) -> dict[str, str]:
+    """Each kernel of the run with what it did: as the run recorded it, else (an
+    older run) as today's registry says."""
     import matmul
 
-    names = dict.fromkeys(b.workload.kernel for b in run.benchmarks.values()
-                          if b.workload is not None and b.workload.suite in ("matmul", "forward"))
-    lines = ["## Kernels", "", "| kernel | what it does |", "| --- | --- |"]
-    for name in names:
-        kernel = matmul.KERNELS.get(name)
-        lines.append(f"| {name} | {kernel.summary if kernel else 'not registered here'} |")
-    return "\n".join(lines) + "\n"
+    found: dict[str, str] = {}
+    for bench in run.benchmarks.values():
+        work = bench.workload
+        if work is not None and work.suite in ("matmul", "forward"):
+            found[work.kernel] = found.get(work.kernel) or work.summary
+    for name, summary in found.items():
+        if not summary:
+            kernel = matmul.KERNELS.get(name)
+            found[name] = kernel.summary if kernel else "not registered here"
+    return found
+
+
+KERNEL_COLUMNS = (Column("kernel", "left", lambda item: item[0]),
+                  Column("what it does", "left", lambda item: item[1]))
+
+
+def kernel_list(run: Run) -> str:
+    """The kernels of the run with what each does (its docstring's first line)."""
+    return "\n".join(["## Kernels", "",
+                      *table.markdown(KERNEL_COLUMNS, kernel_summaries(run).items())]) + "\n"

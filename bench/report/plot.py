@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.runs import Run
+from bench.runs import Benchmark, Run
 
-from .ladder import by_rows
+from .ladder import by_rows, shape_title
 from .roofline import place, roofs
+
+
+def _first(table: dict[int, dict[str, Benchmark]]) -> Benchmark:
+    return next(iter(next(iter(table.values())).values()))
 
 
 def plot(run: Run, path: Path) -> Path:
@@ -17,17 +21,16 @@ def plot(run: Run, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [(suite, title, by_rows(run, suite)) for suite, title in
-              (("matmul", "x_train[:rows] @ weights (784 x 10)"),
-               ("forward", "forward 784 -> 50 -> 10"))]
-    panels = [p for p in panels if p[2]]
+    # A panel per suite, titled by the shapes the run recorded.
+    panels = [(suite, shape_title(suite, "rows", _first(table)), table)
+              for suite in ("matmul", "forward") if (table := by_rows(run, suite))]
     machine_roofs = roofs(run)
     # One colour per kernel in every panel, one legend for the figure.
     kernels = list(dict.fromkeys(k for _, _, table in panels for t in table.values() for k in t))
     colours = dict(zip(kernels, plt.get_cmap("tab10").colors * 2))
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels) + 2.5, 5.5),
                              squeeze=False)
-    for ax, (suite, title, table) in zip(axes[0], panels):
+    for ax, (_suite, title, table) in zip(axes[0], panels):
         for kernel in kernels:
             points = [(rows, t[kernel].median) for rows, t in table.items() if kernel in t]
             if points:

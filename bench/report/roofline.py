@@ -20,12 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.policy import FORWARD_TARGET, SKINNY_TARGET
 from bench.runs import Benchmark, Run
 from bench.suite import cases
 
-# Targets the summary checks (README, "Roofline"), both at the median.
-SKINNY_TARGET = 1.15    # the skinny layer within 1.15x its roofline
-FORWARD_TARGET = 0.80   # a forward pass at 80 % of the compute peak
+# The summary checks the targets (bench.policy) at the median.
 # The mark on a share whose call beat its roof, and what it means.
 BEYOND = "†"
 BEYOND_NOTE = (f"{BEYOND} faster than the roofline at its best round: the roof it is "

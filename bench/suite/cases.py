@@ -89,7 +89,8 @@ def product_workload(suite: str, kernel: str, x: torch.Tensor, w: torch.Tensor,
     m, k = x.shape
     n = w.shape[1]
     return Workload(suite=suite, kernel=kernel, rows=m, flops=flops(m, k, n),
-                    bytes=bytes_moved(m, k, n, x.dtype), params=params or {})
+                    bytes=bytes_moved(m, k, n, x.dtype), params=params or {},
+                    shape=(k, n), summary=_summary(kernel))
 
 
 def forward_workload(kernel: str, x: torch.Tensor, sizes: tuple[int, ...]) -> Workload:
@@ -98,4 +99,11 @@ def forward_workload(kernel: str, x: torch.Tensor, sizes: tuple[int, ...]) -> Wo
     rows = x.shape[0]
     work = sum(flops(rows, fan_in, fan_out) for fan_in, fan_out in zip(sizes, sizes[1:]))
     return Workload(suite="forward", kernel=kernel, rows=rows, flops=work,
-                    bytes=x.numel() * x.element_size())
+                    bytes=x.numel() * x.element_size(), shape=tuple(sizes),
+                    summary=_summary(kernel))
+
+
+def _summary(kernel: str) -> str:
+    """What a registered kernel does, for the run to keep (empty for a roof)."""
+    found = matmul.KERNELS.get(kernel)
+    return found.summary if found else ""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 from pytest_benchmark.utils import load_timer
 
-from bench import runs
+from bench import policy, runs
 from bench.runs import Environment, Workload
 
 from . import machine, saving
@@ -52,7 +52,7 @@ def pytest_configure(config):
         "markers", "mnist: needs the real MNIST files (MNIST_DIR or ../shared/data/mnist)")
     config.addinivalue_line(
         "markers", "gate_threshold(fraction): the regression gate's threshold for this "
-                   "benchmark (default 0.05)")
+                   f"benchmark (default {policy.THRESHOLD})")
     option = config.option
     if not hasattr(option, "benchmark_disable"):
         return  # pytest-benchmark is not loaded (-p no:benchmark)

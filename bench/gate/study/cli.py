@@ -17,23 +17,73 @@ study again without measuring.
 from __future__ import annotations
 
 import json
-import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import cli
+from bench.exitcodes import Exit
 from bench.gate.blocks import DEFAULT_CONFIRM, DEFAULT_MAX_TIME, DEFAULT_PROCESSES, DEFAULT_SUBSET
 from bench.gate.compare import Settings
+from bench.table import Column, short_name
+from bench.table import markdown as table_lines
 from bench.tree import repository_root
 
 from . import judge as judging
+from . import previous
 from .patches import PATCHES
 from .record import BASE, SAME, prepare_trees, record
 
 
+@dataclass(frozen=True)
+class Line:
+    """One row of the study's table: a gate under one condition."""
+
+    gate: str       # its name in full on its first row, short after
+    condition: str
+    tallies: judging.GateTallies
+
+
+def _minutes(seconds: list[float]) -> str:
+    if not seconds:
+        return "n/a"
+    low, high = min(seconds) / 60, max(seconds) / 60
+    if high - low < 0.1:
+        return f"{sum(seconds) / len(seconds) / 60:.1f} min"
+    return f"{low:.0f}–{high:.0f} min"
+
+
+def _effect(ratios: list[float]) -> str:
+    low, high = (round(100 * (r - 1)) for r in (min(ratios), max(ratios)))
+    return f"+{low} %" if low == high else f"+{low}–{high} %"
+
+
+def _patch_alarms(tallies: judging.GateTallies) -> judging.Tally:
+    """False alarms on unchanged benchmarks, over every patched comparison."""
+    total = judging.Tally()
+    for tally in tallies.patch_alarm.values():
+        total.hits, total.total = total.hits + tally.hits, total.total + tally.total
+    return total
+
+
+def columns(changed: dict[str, list[float]], benchmarks: int) -> list[Column[Line]]:
+    """The table's columns: detection for each patch that really changed a benchmark."""
+    return [
+        Column("gate", "left", lambda r: r.gate),
+        Column("condition", "left", lambda r: r.condition),
+        Column(f"false alarms per A/A comparison (any of {benchmarks} benchmarks)", "left",
+               lambda r: r.tallies.aa_alarm.cell()),
+        *(Column(f"detects `{p}` ({_effect(ratios)})", "left",
+                 lambda r, p=p: r.tallies.detect[p].cell())
+          for p, ratios in changed.items()),
+        Column("false alarms in patched comparisons (unchanged benchmarks)", "left",
+               lambda r: _patch_alarms(r.tallies).cell()),
+        Column("wall time per comparison", "left", lambda r: _minutes(r.tallies.seconds)),
+    ]
+
+
 def table(result: dict, settings: Settings, blocks: int, confirm: int = DEFAULT_CONFIRM) -> str:
-    patches = list(result["effects"])
-    effects = {p: sorted(((k.rpartition("::")[2], e[0]) for k, e in eff.items()
+    effects = {p: sorted(((short_name(k), e[0]) for k, e in eff.items()
                           if e[0] >= 1 + judging.REAL_CHANGE), key=lambda ke: -ke[1])
                for p, eff in result["effects"].items()}
     lines = ["True effects (long quiet run of each patch; benchmarks changed by "
@@ -42,25 +92,19 @@ def table(result: dict, settings: Settings, blocks: int, confirm: int = DEFAULT_
         if patch.name in effects:
             changed = ", ".join(f"{k} {100 * (r - 1):+.0f} %" for k, r in effects[patch.name])
             lines.append(f"- `{patch.name}`: {patch.what}: {changed or 'none'}")
-    header = ("| gate | condition | false alarms per A/A comparison | "
-              + " | ".join(f"detects `{p}` | false alarms, `{p}`" for p in patches)
-              + " | wall time per comparison |")
-    lines += ["", header, "|" + " --- |" * (header.count("|") - 1)]
-    names = {"ours": f"ours: `python -m bench ab` ({blocks} blocks + up to "
-                     f"{confirm} confirming, ±{settings.threshold * 100:g} %, "
-                     f"alpha {settings.alpha:g})",
-             "previous": "previous single-run gate (1 process a side, run noise 1.5 %)",
-             "stock": "stock `--benchmark-compare-fail=mean:10%` (1 process a side)"}
-    for gate in ("ours", "previous", "stock"):
-        for condition, data in result["conditions"].items():
-            t = data["tallies"][gate]
-            cells = [t.aa_alarm.cell()]
-            for p in patches:
-                cells += [t.detect[p].cell(), t.patch_alarm[p].cell()]
-            seconds = sum(t.seconds) / len(t.seconds) if t.seconds else 0
-            lines.append(f"| {names[gate]} | {condition} ({data['groups']} groups) | "
-                         + " | ".join(cells) + f" | {seconds / 60:.1f} min |")
-    return "\n".join(lines)
+    names = {"ours": (f"ours: `python -m bench ab` ({blocks} blocks + up to {confirm} "
+                      f"confirming, ±{settings.threshold * 100:g} %, "
+                      f"{settings.alpha * 100:g} % family-wise, {settings.statistic})", "ours"),
+             "previous": ("previous single-run gate (1 process a side, run noise "
+                          f"{previous.RUN_NOISE * 100:g} %)", "previous single-run gate"),
+             "stock": (f"stock `--benchmark-compare-fail=mean:{previous.STOCK_PERCENT}%` "
+                       "(1 process a side)", "stock")}
+    rows = [Line(names[gate][index > 0], condition, data["tallies"][gate])
+            for gate in names
+            for index, (condition, data) in enumerate(result["conditions"].items())]
+    changed = {p: [r for _, r in found] for p, found in effects.items() if found}
+    benchmarks = max((len(eff) for eff in result["effects"].values()), default=0)
+    return "\n".join([*lines, "", *table_lines(columns(changed, benchmarks), rows)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     (folder / "study.md").write_text(text + "\n", encoding="utf-8")
     (folder / "study.json").write_text(json.dumps(result, default=_tally_json, indent=1))
     print(f"\nstudy in {folder}; {time.perf_counter() - started:.0f} s")
-    return 0
+    return Exit.OK
 
 
 def _tally_json(value):
@@ -109,10 +153,9 @@ def _tally_json(value):
         return {"hits": value.hits, "total": value.total}
     if isinstance(value, judging.GateTallies):
         return {"aa_alarm": value.aa_alarm, "patch_alarm": dict(value.patch_alarm),
-                "detect": dict(value.detect), "detect_gateable": dict(value.detect_gateable),
-                "seconds": value.seconds}
+                "detect": dict(value.detect), "seconds": value.seconds}
     raise TypeError(type(value))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_with(main)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import runs
+from bench import policy, runs
 from bench.gate import decide
 from bench.gate.blocks import confirm as confirming
 from bench.gate.compare import Settings, compare
@@ -32,7 +32,7 @@ from bench.gate.compare import Settings, compare
 from . import previous
 from .record import BASE, SAME
 
-REAL_CHANGE = 0.10
+REAL_CHANGE = policy.REAL_CHANGE
 UNCHANGED = 0.02
 
 
@@ -78,14 +78,13 @@ class GateTallies:
     aa_alarm: Tally = field(default_factory=Tally)            # per A/A comparison
     patch_alarm: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     detect: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
-    detect_gateable: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     seconds: list[float] = field(default_factory=list)
 
 
 def _ours(base: dict[int, runs.Run], other: dict[int, runs.Run], groups: list[int], blocks: int,
           confirm: int, rng: random.Random, settings: Settings
-          ) -> tuple[dict[str, decide.Outcome], dict[str, float], int]:
-    """Verdicts and MDEs of one comparison, with confirming groups; groups used."""
+          ) -> tuple[dict[str, decide.Outcome], int]:
+    """Verdicts of one comparison, with confirming groups; groups used."""
     chosen = rng.sample(groups, blocks)
     spare = [g for g in groups if g not in chosen]
     rows: dict[str, object] = {}
@@ -108,11 +107,7 @@ def _ours(base: dict[int, runs.Run], other: dict[int, runs.Run], groups: list[in
         return len(step)
 
     confirming(judge_chosen, add_groups, confirm)
-    used = len(chosen)
-    verdicts = {k: r.outcome for k, r in rows.items()}
-    mdes = {k: r.estimate.mde for k, r in rows.items()
-            if r.estimate is not None and r.estimate.mde is not None}
-    return verdicts, mdes, used
+    return {k: r.outcome for k, r in rows.items()}, len(chosen)
 
 
 def judge(folder: Path, *, blocks: int, confirm: int, comparisons: int, seed: int,
@@ -138,26 +133,23 @@ def judge(folder: Path, *, blocks: int, confirm: int, comparisons: int, seed: in
                          {k for k, e in effects[other].items()
                           if e.low >= 1 - UNCHANGED and e.high <= 1 + UNCHANGED})
             for _ in range(comparisons if len(groups) >= blocks else 0):
-                verdicts, mdes, used = _ours(tree_runs[BASE], tree_runs[other], groups, blocks,
-                                             confirm, rng, settings)
-                _count(tallies["ours"], other, verdicts, changed, unchanged, mdes, settings)
+                verdicts, used = _ours(tree_runs[BASE], tree_runs[other], groups, blocks,
+                                       confirm, rng, settings)
+                _count(tallies["ours"], other, verdicts, changed, unchanged)
                 tallies["ours"].seconds.append(used * (seconds[BASE] + seconds[other]))
             for g in groups:
                 base, cand = tree_runs[BASE][g], tree_runs[other][g]
-                for name, rule in (("previous", previous.previous_regressed),
-                                   ("stock", previous.stock_regressed)):
-                    verdicts = {k: decide.Outcome.REGRESSED if rule(b, cand.benchmarks[k])
-                                else decide.Outcome.NO_CHANGE
-                                for k, b in base.benchmarks.items() if k in cand.benchmarks}
-                    _count(tallies[name], other, verdicts, changed, unchanged, {}, settings)
+                for name, gate in (("previous", previous.previous_gate),
+                                   ("stock", previous.stock_gate)):
+                    verdicts = {r.key: r.outcome for r in gate(base, cand)}
+                    _count(tallies[name], other, verdicts, changed, unchanged)
                     tallies[name].seconds.append(seconds[BASE] + seconds[other])
         result["conditions"][condition] = {"groups": len(groups), "tallies": tallies}
     return result
 
 
 def _count(tally: GateTallies, other: str, verdicts: dict[str, decide.Outcome],
-           changed: set[str], unchanged: set[str] | None, mdes: dict[str, float],
-           settings: Settings) -> None:
+           changed: set[str], unchanged: set[str] | None) -> None:
     regressed = {k for k, v in verdicts.items() if v is decide.Outcome.REGRESSED}
     if other == SAME:
         tally.aa_alarm.add(bool(regressed))
@@ -165,5 +157,3 @@ def _count(tally: GateTallies, other: str, verdicts: dict[str, decide.Outcome],
     tally.patch_alarm[other].add(bool(regressed & unchanged))
     for key in changed & set(verdicts):
         tally.detect[other].add(key in regressed)
-        if key not in mdes or mdes[key] <= settings.detect:
-            tally.detect_gateable[other].add(key in regressed)
