@@ -40,7 +40,7 @@ class MLP:
                     f"layer {i} gives {a.out_features} features but layer {i + 1} takes "
                     f"{b.in_features}: w {tuple(a.w.shape)} then w {tuple(b.w.shape)}"
                 )
-        layers = tuple(l if l.kernel is kernel else l.with_kernel(kernel) for l in layers)
+        layers = tuple(layer if layer.kernel is kernel else layer.with_kernel(kernel) for layer in layers)
         object.__setattr__(self, "kernel", kernel)
         object.__setattr__(self, "layers", layers)
 
@@ -60,7 +60,7 @@ class MLP:
 
     @property
     def sizes(self) -> tuple[int, ...]:
-        return (self.layers[0].in_features,) + tuple(l.out_features for l in self.layers)
+        return (self.layers[0].in_features,) + tuple(layer.out_features for layer in self.layers)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """The logits of x (batch x sizes[0]), in the promotion of x's and the layers' dtypes.
@@ -87,12 +87,12 @@ class MLP:
 
     def to(self, device: torch.device | str | None = None,
            dtype: torch.dtype | None = None) -> MLP:
-        return replace(self, layers=tuple(l.to(device, dtype) for l in self.layers))
+        return replace(self, layers=tuple(layer.to(device, dtype) for layer in self.layers))
 
     def python_steps(self, rows: int) -> int:
         """Interpreter steps of one forward pass on `rows` inputs (the kernel's cost model)."""
-        return sum(self.kernel.python_steps(rows, l.in_features, l.out_features)
-                   for l in self.layers)
+        return sum(self.kernel.python_steps(rows, layer.in_features, layer.out_features)
+                   for layer in self.layers)
 
     def __repr__(self) -> str:
         arrows = " -> ".join(map(str, self.sizes))

@@ -4,9 +4,7 @@ Every kernel is declared once below; `python -m matmul` lists them.
 """
 from . import compiled, lesson, tiled, triton_kernels
 from .contract import ContractError, check_operands
-from .registry import (
-    KERNELS, UNAVAILABLE, Kernel, UnsupportedDeviceError, UnsupportedDtypeError, get_kernel, register,
-)
+from .registry import KERNELS, UNAVAILABLE, Kernel, UnsupportedDeviceError, UnsupportedDtypeError, get_kernel, register
 
 CPU = frozenset({"cpu"})
 

@@ -254,5 +254,5 @@ def _forward_weights(layers, dtype: torch.dtype, columns: int):
     first, *later = layers
     w1t, bias1 = _padded(first.w, first.b, dtype, columns, True)
     step = simd.VECTOR_BYTES // np.dtype(_NUMPY[dtype]).itemsize
-    padded = tuple(_padded(l.w, l.b, dtype, step, False) for l in later)
-    return w1t, bias1, padded, sum(l.in_features * l.out_features for l in layers)
+    padded = tuple(_padded(layer.w, layer.b, dtype, step, False) for layer in later)
+    return w1t, bias1, padded, sum(layer.in_features * layer.out_features for layer in layers)

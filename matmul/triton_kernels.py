@@ -176,7 +176,7 @@ if triton is not None:
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=ACC)
         # Whole BLOCK_K steps with no mask along k ...
         whole = K - K % BLOCK_K
-        for k in range(0, whole, BLOCK_K):
+        for _k in range(0, whole, BLOCK_K):
             a = tl.load(a_ptrs, mask=row_ok, other=0)
             b = tl.load(b_ptrs, mask=col_ok, other=0)
             acc = _multiply_add(acc, a, b, True)

@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import fake_ab
 import pytest
 
 from bench.gate import ab
-import fake_ab
 from synthetic_runs import MODULE, make_run
 
 SUITE = {"einsum-rows500": 360e-6, "broadcast-rows5": 40e-6}

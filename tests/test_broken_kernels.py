@@ -11,9 +11,9 @@ import pytest
 import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import HypothesisException
+from test_kernel_properties import accurate, algebra, keeps_contract, rejects_malformed
 
 from matmul.registry import Kernel
-from test_kernel_properties import accurate, algebra, keeps_contract, rejects_malformed
 
 # Deterministic and quick: no database, no shrinking (only "is it caught?").
 SELF_TEST = settings(

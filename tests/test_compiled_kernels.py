@@ -93,8 +93,8 @@ def test_tuned_parallel_path_on_block_edges():
 def _mlp(sizes, dtype, seed=0):
     """Kaiming weights and non-zero biases, so bias and relu are both exercised."""
     generator = torch.Generator().manual_seed(seed)
-    return MLP(tuple(Linear(l.w, 0.5 * torch.randn(l.out_features, generator=generator))
-                     for l in MLP.kaiming(sizes, seed=seed).layers)).to(dtype=dtype)
+    return MLP(tuple(Linear(layer.w, 0.5 * torch.randn(layer.out_features, generator=generator))
+                     for layer in MLP.kaiming(sizes, seed=seed).layers)).to(dtype=dtype)
 
 
 F32, F64 = torch.float32, torch.float64
@@ -135,7 +135,7 @@ def test_fused_forward_declines_what_it_does_not_fuse():
         (float64, x.double(), False),
         (float64, x, True),  # float32 input, float64 layers
         (MLP((float32.layers[0], float64.layers[1])), x, True),
-        (MLP(tuple(Linear(l.w.round().long(), l.b.round().long()) for l in float32.layers)),
+        (MLP(tuple(Linear(layer.w.round().long(), layer.b.round().long()) for layer in float32.layers)),
          x.round().long(), True),
         (MLP(float32.layers[:1]), x, True),
     ]

@@ -6,12 +6,11 @@ these rules live in test_kernel_properties.py.
 """
 from __future__ import annotations
 
-
 import pytest
 import torch
 
-from kernel_params import kernel_params
 import matmul
+from kernel_params import kernel_params
 from matmul import ContractError, Kernel, UnsupportedDtypeError
 from matmul.accuracy import check_product
 

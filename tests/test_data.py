@@ -21,10 +21,10 @@ import torch
 
 import data
 import data.sources
+from bench.suite.mnist import SHARED_MNIST
 from data import MNIST_FILES, MnistChecksumError, MnistDataError, MnistUnavailableError, load_mnist
 from data.__main__ import main as cli_main
 from data.idx import read_idx_gz
-from bench.suite.mnist import SHARED_MNIST
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from kernel_params import kernel_params
 from forward import MLP, Linear, check_forward, forward_allowance, lin, relu
+from kernel_params import kernel_params
 from matmul import ContractError, Kernel, UnsupportedDtypeError
 from matmul.accuracy import assert_within, gamma
 
@@ -82,7 +82,7 @@ def test_forward_bound_catches_a_missing_relu_or_bias(mlp, x_norm):
     check_forward(mlp(x), mlp.layers, x)
     with pytest.raises(AssertionError, match="allowed"):
         check_forward(last(first(x)), mlp.layers, x)
-    no_bias = MLP(tuple(Linear(l.w, torch.zeros_like(l.b)) for l in mlp.layers))
+    no_bias = MLP(tuple(Linear(layer.w, torch.zeros_like(layer.b)) for layer in mlp.layers))
     with pytest.raises(AssertionError, match="allowed"):
         check_forward(no_bias(x), mlp.layers, x)
     # And it is far above what the builtin actually gets wrong.
@@ -313,8 +313,8 @@ def test_kaiming_mlp_is_seeded_and_scaled():
 @pytest.mark.parametrize("kernel", kernel_params())
 def test_with_kernel_shares_weights_and_rebinds_every_layer(kernel, mlp):
     other = mlp.with_kernel(kernel.name)
-    assert other.kernel is kernel and all(l.kernel is kernel for l in other.layers)
-    assert all(l.w is m.w and l.b is m.b for l, m in zip(other.layers, mlp.layers))
+    assert other.kernel is kernel and all(layer.kernel is kernel for layer in other.layers)
+    assert all(new.w is old.w and new.b is old.b for new, old in zip(other.layers, mlp.layers))
     assert mlp.kernel.name == "builtin"
     # The cost model sums the layers' products.
     assert other.python_steps(3) == (

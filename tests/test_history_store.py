@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-
 import synthetic_kept
+from test_history import EINSUM, file_name, series_documents, step
+
 import synthetic_runs
 from bench.__main__ import main as bench_main
 from bench.history import changes, store
 from bench.history.__main__ import main as history_main
 from bench.history.analyze import analyze_kept
 from bench.history.page import write_page
-from test_history import EINSUM, file_name, series_documents, step
 
 
 def saved_folder(folder: Path, documents: list[dict]) -> Path:

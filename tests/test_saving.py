@@ -233,9 +233,8 @@ def test_the_report_replaces_markdown_and_plot_together_or_not_at_all(tmp_path, 
 
 
 def test_the_gate_warns_of_a_partial_run_named_to_it(tmp_path, capsys):
-    from synthetic_runs import block_folders
-
     from bench.gate.__main__ import main as gate_main
+    from synthetic_runs import block_folders
 
     base, cand = block_folders(tmp_path, {"einsum-rows500": 360e-6}, 3)
     document = json.loads((base / "block-002.json").read_text())

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         output.write(rows, settings, args.markdown, args.json, header)
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return Exit.USAGE
     code = exit_code(rows)
     if code == Exit.USAGE:
         print("error: nothing could be judged, or some benchmarks could not be compared "

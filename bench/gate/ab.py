@@ -38,8 +38,7 @@ from bench.exitcodes import Exit
 from bench.interrupts import Interrupted, interruptible
 from bench.runs import RunError
 from bench.suite.mnist import local_mnist_dir, mnist_dir_problem
-from bench.tree import (MeasureError, Tree, digest, git, measure, repository_root, side_env,
-                        snapshot, worktree)
+from bench.tree import MeasureError, Tree, digest, git, measure, repository_root, side_env, snapshot, worktree
 
 from . import output
 from .blocks import DEFAULT_CONFIRM, DEFAULT_MAX_TIME, DEFAULT_PROCESSES, DEFAULT_SUBSET, confirm

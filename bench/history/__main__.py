@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Iterator
 import textwrap
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from bench import cli, runs, storage

@@ -7,8 +7,8 @@ import pyarrow as pa
 
 from bench.runs import Run, RunError
 
-from .changes import Change, detect
 from . import store
+from .changes import Change, detect
 from .kept import summarize
 from .series import Machine, RunInfo, Series, build, when
 

@@ -13,8 +13,18 @@ from bench.suite import cases
 from bench.table import Column
 from bench.units import format_time
 
-from .roofline import (BEYOND_NOTE, Placement, Roofs, beyond_roof, flop_header, flop_rate, place,
-                       roofline_summary, roofs, share_cell)
+from .roofline import (
+    BEYOND_NOTE,
+    Placement,
+    Roofs,
+    beyond_roof,
+    flop_header,
+    flop_rate,
+    place,
+    roofline_summary,
+    roofs,
+    share_cell,
+)
 
 SLOWEST = "three_loops"
 REFERENCE_KERNEL = cases.REFERENCE_KERNEL

@@ -13,7 +13,6 @@ from bench.suite import cases
 from forward import MLP, check_forward, forward_allowance
 
 
-
 def pytest_generate_tests(metafunc):
     """Every loop-free kernel that runs on the benchmark device, on every slice in its budget."""
     device = metafunc.config.getoption("--bench-device")

@@ -14,7 +14,6 @@ from matmul import KERNELS
 from matmul.accuracy import check_product, product_bound
 
 
-
 def pytest_generate_tests(metafunc):
     """Every kernel that runs on the benchmark device, on every slice in its budget."""
     device = metafunc.config.getoption("--bench-device")

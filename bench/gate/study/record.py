@@ -8,8 +8,8 @@ import random
 import time
 from pathlib import Path
 
-from bench.tree import Tree, measure, side_env, snapshot
 from bench.suite.mnist import local_mnist_dir
+from bench.tree import Tree, measure, side_env, snapshot
 
 from .neighbour import Neighbour
 from .patches import PATCHES
