@@ -19,7 +19,7 @@ from bench import cli
 from bench.exitcodes import Exit
 
 COMMANDS = {
-    "run": "bench.main_job",
+    "run": "bench.run_suite",
     "ab": "bench.gate.ab",
     "history": "bench.history.__main__",
     "keep": "bench.history.keep",
