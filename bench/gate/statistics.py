@@ -33,11 +33,24 @@ class Summary:
     n: int
 
 
+# name -> the statistic: every subclass that names itself is listed here.
+STATISTICS: dict[str, Statistic] = {}
+
+
 class Statistic(ABC):
-    """One way to summarize per-process values; see the module's docstring."""
+    """One way to summarize per-process values; see the module's docstring.
+    A subclass that sets `name` is registered in STATISTICS, so Settings and
+    --statistic offer it: adding a statistic is adding its class."""
 
     name: str          # how Settings, --statistic and gate.json name it
     description: str   # how the gate's summary says it
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            if cls.name in STATISTICS:
+                raise ValueError(f"statistic {cls.name!r} is defined twice")
+            STATISTICS[cls.name] = cls()
 
     @abstractmethod
     def summarize(self, values: np.ndarray) -> Summary:
@@ -156,5 +169,4 @@ class Mean(Statistic):
         return n - 1
 
 
-STATISTICS: dict[str, Statistic] = {s.name: s for s in (TrimmedMean(), Mean())}
 DEFAULT = TrimmedMean.name
