@@ -57,3 +57,13 @@ def test_every_command_exits_through_the_wrapper():
                    "bench/report/__main__.py", "bench/run_suite.py"):
         text = (ROOT / module).read_text()
         assert "cli.exit_with(main" in text and "sys.exit(main" not in text, module
+
+
+@pytest.mark.parametrize("command", ["ab", "gate", "history", "report", "study"])
+def test_every_command_prints_its_help(command, capsys):
+    """Help text goes through argparse's % formatting: a stray % would crash it."""
+    from bench.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0 and "usage:" in capsys.readouterr().out

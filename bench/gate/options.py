@@ -13,6 +13,8 @@ from .compare import NORMALIZE, Settings
 
 def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("gate options")
+    # argparse formats help with %: a literal one is written twice.
+    default_statistic = statistics.STATISTICS[statistics.DEFAULT].description.replace("%", "%%")
     group.add_argument("--threshold", type=float, default=THRESHOLD,
                        help=f"changes within ± this are never reported (default {THRESHOLD}); "
                             "a benchmark's @pytest.mark.gate_threshold overrides it")
@@ -29,8 +31,7 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--statistic", choices=sorted(statistics.STATISTICS),
                        default=statistics.DEFAULT,
                        help="the location taken over processes (default "
-                            f"{statistics.DEFAULT}: "
-                            f"{statistics.STATISTICS[statistics.DEFAULT].description})")
+                            f"{statistics.DEFAULT}: {default_statistic})")
     group.add_argument("--allow-different-machine", action="store_true",
                        help="compare even if node, CPU, GPU, Python, torch, threads or timer "
                             "differ")
