@@ -3,6 +3,9 @@
 import argparse
 import sys
 
+from bench import cli
+from bench.exitcodes import Exit
+
 from .errors import MnistDataError
 from .sources import ENV_CACHE, ENV_DIR, fetch
 
@@ -27,12 +30,12 @@ def main(argv=None) -> int:
         directory, raw = fetch(args.dir, progressbar=not args.no_progress)
     except MnistDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return Exit.USAGE
     for name in raw:
         print(f"{name}  {directory / name}  sha256 OK")
     print(f"MNIST stored in {directory}")
-    return 0
+    return Exit.OK
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_with(main)

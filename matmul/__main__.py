@@ -1,8 +1,6 @@
 """List the registered kernels: python -m matmul"""
 from __future__ import annotations
 
-import sys
-
 from . import KERNELS, UNAVAILABLE
 
 
@@ -18,4 +16,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from bench import cli  # the commands' one exit path; the kernels do not need it
+
+    cli.exit_with(main)

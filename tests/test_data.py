@@ -491,7 +491,7 @@ def test_cli_fetch_refuses_but_keeps_a_bad_user_file(mnist_dir, tmp_path, capsys
     folder = _good_copy(mnist_dir, tmp_path / "mnist")
     (folder / TEST_LABELS).unlink()
     (folder / TEST_LABELS).write_bytes(b"mine")
-    assert cli_main(["fetch", "--dir", str(folder)]) == 1
+    assert cli_main(["fetch", "--dir", str(folder)]) == 2  # unusable input, not a regression
     err = capsys.readouterr().err
     assert TEST_LABELS in err and "SHA256 mismatch" in err
     assert (folder / TEST_LABELS).read_bytes() == b"mine"

@@ -54,7 +54,8 @@ def test_exit_with_turns_a_crash_into_exit_2_without_a_traceback():
 def test_every_command_exits_through_the_wrapper():
     for module in ("bench/__main__.py", "bench/gate/__main__.py", "bench/gate/ab.py",
                    "bench/gate/study/cli.py", "bench/history/__main__.py",
-                   "bench/report/__main__.py", "bench/run_suite.py"):
+                   "bench/report/__main__.py", "bench/run_suite.py", "data/__main__.py",
+                   "matmul/__main__.py"):
         text = (ROOT / module).read_text()
         assert "cli.exit_with(main" in text and "sys.exit(main" not in text, module
 
