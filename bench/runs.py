@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 # extra_info keys that are not fields of Workload or Environment.
-REFERENCE = "reference"            # name of the reference timed in each round
+REFERENCE_NAME = "reference"       # name of the reference timed in each round
 REFERENCE_DATA = "reference_data"  # its seconds per round, paired by index with stats.data
 GATE_THRESHOLD = "gate_threshold"  # the benchmark's own gate threshold (a marker sets it)
 # Rounds dropped where they were timed: a clock fault (either half of the pair
@@ -197,7 +197,7 @@ class Run:
 def extra_info(workload: Workload, environment: Environment, reference_name: str,
                reference_samples: list[float] | None, dropped: int = 0) -> dict:
     """The extra_info the suite stores for one benchmark (see `Benchmark`)."""
-    info = {**asdict(workload), **asdict(environment), REFERENCE: reference_name}
+    info = {**asdict(workload), **asdict(environment), REFERENCE_NAME: reference_name}
     for optional in ("params", "shape", "summary"):
         if not info[optional]:
             del info[optional]
@@ -321,7 +321,7 @@ def _benchmark(entry: object, where: str) -> Benchmark:
     return Benchmark(
         key=key, name=str(entry.get("name", key)), group=_text(entry.get("group")),
         workload=_record(Workload, extra, where), environment=_record(Environment, extra, where),
-        reference_name=_text(extra.get(REFERENCE)),
+        reference_name=_text(extra.get(REFERENCE_NAME)),
         samples=samples, reference=reference,
         median=median, mean=_statistic(stats, "mean", samples, np.mean, where),
         min=_statistic(stats, "min", samples, np.min, where),
