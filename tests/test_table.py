@@ -52,7 +52,7 @@ def test_exit_with_turns_a_crash_into_exit_2_without_a_traceback():
 
 
 def test_every_command_exits_through_the_wrapper():
-    for module in ("bench/__main__.py", "bench/gate/__main__.py", "bench/gate/ab.py",
+    for module in ("bench/__main__.py", "bench/gate/__main__.py", "bench/gate/ab.py", "bench/history/keep.py",
                    "bench/gate/study/cli.py", "bench/history/__main__.py",
                    "bench/report/__main__.py", "bench/run_suite.py", "data/__main__.py",
                    "matmul/__main__.py"):
@@ -60,7 +60,7 @@ def test_every_command_exits_through_the_wrapper():
         assert "cli.exit_with(main" in text and "sys.exit(main" not in text, module
 
 
-@pytest.mark.parametrize("command", ["ab", "gate", "history", "report", "study"])
+@pytest.mark.parametrize("command", ["ab", "gate", "history", "keep", "report", "study"])
 def test_every_command_prints_its_help(command, capsys):
     """Help text goes through argparse's % formatting: a stray % would crash it."""
     from bench.__main__ import main
