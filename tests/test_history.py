@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -253,3 +254,16 @@ def test_history_names_its_own_test_and_imports_nothing_from_the_gate():
     assert shift.ratio == pytest.approx(np.exp(trimmed[1] - trimmed[0]))
     assert shift.low > 1 and shift.significant
     assert (shift.runs_before, shift.runs_after) == (5, 5)
+
+
+@pytest.mark.parametrize("sizes", [(3, 3), (5, 7), (12, 9)])
+def test_the_level_shift_is_yuens_test_as_scipy_computes_it(sizes):
+    from scipy import stats
+
+    rng = np.random.default_rng(sum(sizes))
+    old, new = rng.normal(0, 0.02, sizes[0]), rng.normal(0.05, 0.03, sizes[1])
+    shift = changes.level_shift(old, new)
+    yuen = stats.ttest_ind(new, old, equal_var=False, trim=changes.TRIM)
+    low, high = yuen.confidence_interval(1 - changes.ALPHA)
+    assert (math.log(shift.low), math.log(shift.high)) == pytest.approx((low, high), rel=1e-9)
+    assert shift.t == pytest.approx(float(yuen.statistic), rel=1e-9)
