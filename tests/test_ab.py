@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import fake_ab
 import pytest
 
+import fake_ab
 from bench.gate import ab
 from synthetic_runs import MODULE, make_run
 

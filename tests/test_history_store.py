@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import synthetic_kept
 from test_history import EINSUM, file_name, series_documents, step
 
+import synthetic_kept
 import synthetic_runs
 from bench.__main__ import main as bench_main
 from bench.history import changes, store

@@ -29,8 +29,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-import synthetic_kept  # noqa: E402
 
+import synthetic_kept  # noqa: E402
 from bench.history import store  # noqa: E402
 from bench.history.kept import KEPT_SCHEMA  # noqa: E402
 
