@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import main_job
+from bench import run_suite
 from bench.gate.__main__ import main as gate_main
 from synthetic_runs import block_folders, make_run
 
@@ -127,11 +127,11 @@ def test_an_empty_mnist_dir_is_one_clear_error_at_session_start(suite, monkeypat
 def test_bench_run_refuses_a_wrong_mnist_dir_and_unwritable_storage_at_once(tmp_path, monkeypatch,
                                                                            capsys):
     monkeypatch.setenv("MNIST_DIR", str(tmp_path / "nowhere"))
-    assert main_job.main([f"--benchmark-storage={tmp_path}/runs"]) == 2
+    assert run_suite.main([f"--benchmark-storage={tmp_path}/runs"]) == 2
     assert "MNIST_DIR=" in one_line_error(capsys)
     blocked = tmp_path / "a-file"
     blocked.write_text("")
-    assert main_job.main([f"--benchmark-storage={blocked}/runs"]) == 2
+    assert run_suite.main([f"--benchmark-storage={blocked}/runs"]) == 2
     assert "cannot save runs in" in one_line_error(capsys)
 
 
@@ -149,8 +149,8 @@ def test_bench_run_that_saved_nothing_writes_no_report_and_says_why(tmp_path, mo
     record = {"saved": [], "exported": [], "selected": 54, "finished": 0, "skipped": 54,
               "skip_reasons": ["--bench-device cuda: CUDA is not available on this machine"],
               "interrupted": False}
-    monkeypatch.setattr(main_job, "run_forwarding_signals", record_child(record))
-    assert main_job.main(["--bench-device", "cuda"]) == 2
+    monkeypatch.setattr(run_suite, "run_forwarding_signals", record_child(record))
+    assert run_suite.main(["--bench-device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert ("nothing saved, no report written: every benchmark (54) was skipped: "
             "--bench-device cuda: CUDA is not available") in err
@@ -166,8 +166,8 @@ def test_bench_run_reports_the_run_it_saved_by_path(tmp_path, monkeypatch, capsy
         path.write_text(json.dumps(make_run(SUITE, seed=seed)))
     record = {"saved": [str(mine)], "exported": [], "selected": 2, "finished": 2, "skipped": 0,
               "skip_reasons": [], "interrupted": False}
-    monkeypatch.setattr(main_job, "run_forwarding_signals", record_child(record))
-    assert main_job.main(["--benchmark-storage=alt"]) == 0
+    monkeypatch.setattr(run_suite, "run_forwarding_signals", record_child(record))
+    assert run_suite.main(["--benchmark-storage=alt"]) == 0
     assert f"from {mine}" in capsys.readouterr().out
 
 
@@ -186,7 +186,7 @@ time.sleep(60)
 
 FORWARDER = """
 import sys
-from bench.main_job import run_forwarding_signals
+from bench.run_suite import run_forwarding_signals
 
 code, signum = run_forwarding_signals([sys.executable, "child.py"], None)
 print(code, signum)
