@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from bench import cli
+from bench import cli, extras
 from bench.exitcodes import Exit
 
 COMMANDS = {
@@ -33,7 +33,8 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(__doc__, file=sys.stderr)
         return Exit.OK if argv and argv[0] in ("-h", "--help") else Exit.USAGE
-    return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
+    return cli.run(importlib.import_module(COMMANDS[argv[0]]).main, argv[1:],
+                   command=f"python -m bench {argv[0]}", extra=extras.COMMAND_EXTRA[argv[0]])
 
 
 if __name__ == "__main__":

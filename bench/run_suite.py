@@ -82,15 +82,15 @@ def nothing_saved(record: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from pytest_benchmark.utils import get_machine_id
-
-    from bench.suite.saving import RECORD_ENV, run_folder, writable_problem
-
     gate_ready = "--gate-ready" in argv
     extra = [arg for arg in argv if arg != "--gate-ready"]
     if any(arg in ("-h", "--help") for arg in extra):
         print(__doc__)
         return Exit.OK
+    from pytest_benchmark.utils import get_machine_id
+
+    from bench.suite.saving import RECORD_ENV, run_folder, writable_problem
+
     try:
         folder = storage.storage_path(option_value(extra, "--benchmark-storage")
                                       or storage.DEFAULT_STORAGE)
@@ -138,4 +138,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    cli.exit_with(main, sys.argv[1:])
+    cli.exit_with(main, sys.argv[1:], command="python -m bench run", extra="test")

@@ -11,12 +11,17 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from pytest_benchmark.utils import get_machine_id
-
 from . import runs
 from .runs import Run, RunError
 
 DEFAULT_STORAGE = Path(".benchmarks")
+
+
+def _machine_id() -> str:
+    """pytest-benchmark's name for this machine's folder in a storage."""
+    from pytest_benchmark.utils import get_machine_id  # here: --help needs no extra
+
+    return get_machine_id()
 
 
 def storage_path(storage: str | Path = DEFAULT_STORAGE) -> Path:
@@ -32,7 +37,7 @@ def storage_path(storage: str | Path = DEFAULT_STORAGE) -> Path:
 
 def saved_runs(storage: str | Path = DEFAULT_STORAGE) -> list[Path]:
     """Every run saved under storage for this machine id, oldest first (by number)."""
-    folder = storage_path(storage) / get_machine_id()
+    folder = storage_path(storage) / _machine_id()
     return sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.json"))
 
 
@@ -56,11 +61,11 @@ def resolve(spec: str | Path, storage: str | Path = DEFAULT_STORAGE) -> list[Pat
     root = storage_path(storage)
     stem = text.rstrip("_*")
     pattern = f"{stem}_*.json" if stem.isdigit() else f"{stem}*.json"
-    mine = sorted((root / get_machine_id()).glob(pattern))
+    mine = sorted((root / _machine_id()).glob(pattern))
     found = mine or sorted(root.glob(f"*/{pattern}"))
     if not found:
         raise RunError(f"no saved run {text!r} under {root}/ (looked for {pattern} in "
-                       f"{root / get_machine_id()} and the other machines' folders); "
+                       f"{root / _machine_id()} and the other machines' folders); "
                        "save one with pytest --benchmark-autosave")
     if len(found) > 1:
         listing = ", ".join(str(p) for p in found)

@@ -83,4 +83,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    cli.exit_with(main)
+    cli.exit_with(main, command="python -m bench.gate", extra="gate")

@@ -286,4 +286,4 @@ class ABRun:
 
 
 if __name__ == "__main__":
-    cli.exit_with(main)
+    cli.exit_with(main, command="python -m bench ab", extra="test")

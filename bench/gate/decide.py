@@ -34,9 +34,6 @@ from enum import Enum
 
 import numpy as np
 
-# Student t quantiles and the noncentral t's noncentrality, without loading scipy.stats.
-from scipy.special import nctdtrinc, stdtrit
-
 from bench.policy import POWER
 
 
@@ -90,6 +87,9 @@ def process_value(normalized: np.ndarray) -> float:
 
 
 def t_quantile(df: float, p: float) -> float:
+    # scipy.special, not scipy.stats (slow to load); here, so --help needs no extra
+    from scipy.special import stdtrit
+
     return float(stdtrit(df, p))
 
 
@@ -100,6 +100,8 @@ def mde(spread: float, df: float, tail: float, threshold: float, power: float = 
     t quantile; for a true effect that statistic follows the noncentral t, whose
     noncentrality puts `power` of it above the quantile.
     """
+    from scipy.special import nctdtrinc
+
     noncentrality = float(nctdtrinc(df, 1 - power, t_quantile(df, 1 - tail)))
     return (1 + threshold) * math.exp(noncentrality * spread) - 1
 

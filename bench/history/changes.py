@@ -44,13 +44,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import stdtrit  # Student t quantiles, without loading scipy.stats
 
 from bench import policy
 
-from .series import Point, Series
+if TYPE_CHECKING:  # series loads pyarrow: --help reads this module's rule without the extra
+    from .series import Point, Series
 
 MIN_RUNS = 3        # a level lasts at least this many runs
 MIN_CHANGE = policy.MIN_CHANGE  # smallest step reported
@@ -184,6 +185,8 @@ def level_shift(old: np.ndarray, new: np.ndarray) -> LevelShift:
         return LevelShift(math.exp(shift), math.exp(shift), math.exp(shift), len(old), len(new),
                           math.copysign(math.inf, shift) if shift else 0.0)
     df = (var_old + var_new) ** 2 / (var_old ** 2 / (h_old - 1) + var_new ** 2 / (h_new - 1))
+    from scipy.special import stdtrit  # Student t quantiles, without loading scipy.stats
+
     half = float(stdtrit(df, 1 - ALPHA / 2)) * spread
     return LevelShift(math.exp(shift), math.exp(shift - half), math.exp(shift + half),
                       len(old), len(new), shift / spread)

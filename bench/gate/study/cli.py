@@ -158,4 +158,4 @@ def _tally_json(value):
 
 
 if __name__ == "__main__":
-    cli.exit_with(main)
+    cli.exit_with(main, command="python -m bench study", extra="test")

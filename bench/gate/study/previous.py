@@ -17,7 +17,6 @@ import zlib
 from statistics import NormalDist
 
 import numpy as np
-from scipy.special import betainc
 
 from bench import runs
 from bench.gate.compare import Row
@@ -38,6 +37,8 @@ def _draw_medians(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     values = np.sort(samples)
     n = len(values)
     m = (n + 1) // 2
+    from scipy.special import betainc  # here: --help needs no extra
+
     cdf = betainc(m, n - m + 1, np.arange(1, n + 1) / n)
     cdf[-1] = 1.0
     index = np.searchsorted(cdf, rng.random(RESAMPLES), side="right")
