@@ -2,8 +2,10 @@
 
 A run is pytest-benchmark's JSON (`--benchmark-autosave`, `--benchmark-json`).
 The suite's plugin stores in each benchmark's `extra_info` the fields of
-`Workload` (what was timed), of `Environment` (where) and the reference's name
-and raw samples (`REFERENCE_DATA`); `load` reads them back as typed records.
+`Workload` (what was timed), of `Environment` (where), the reference's name
+and raw samples (`REFERENCE_DATA`) and, where it was measured, a `Memory`
+record (`MEMORY`: what one call allocated); `load` reads them back as typed
+records.
 Report, gate, study and history read runs only through this module.
 
 Raw samples (`stats.data`) are kept only with `--benchmark-save-data`; a run
@@ -32,6 +34,7 @@ MIN_VALID_ROUNDS = 5
 # Top-level key of a run the suite saved without some of its benchmarks
 # (interrupted, or failed): {"missing": [node ids], "reason": text}.
 PARTIAL = "partial"
+MEMORY = "memory"                  # a Memory record: what one untimed call allocated
 RATES = ("gflops_per_s", "gbytes_per_s")  # for people reading the JSON; recomputed here
 
 
@@ -74,6 +77,28 @@ class Environment:
     slowdown: float = 0.0  # MATMUL_BENCH_SLOWDOWN's injected fraction (0: real code)
 
 
+@dataclass(frozen=True)
+class Memory:
+    """What one untimed call of the benchmarked target allocated, measured after
+    its timing (bench.suite.memory); stored as extra_info[MEMORY].
+
+    peak_bytes:   host memory allocated during the call and live at its highest
+                  point (memray), the call's output included; None without memray.
+    allocations:  host allocator calls made during the call, frees included
+                  (memray's count; it varies a little between processes, so
+                  it is reported, not gated).
+    output_bytes: the size of what the call returned (None: not tensors).
+    device_peak_bytes: on CUDA, the device memory allocated during the call at
+                  its highest, beyond what was allocated before it
+                  (torch.cuda.max_memory_allocated); None elsewhere.
+    """
+
+    peak_bytes: int | None
+    allocations: int | None
+    output_bytes: int | None
+    device_peak_bytes: int | None = None
+
+
 # Machine fields that must agree for two runs' timings to be comparable.
 MACHINE_FIELDS = ("node", "machine", "cpu", "gpu", "python", "torch", "threads", "timer")
 # The same but the host's name: one kind of machine. A history follows runs of
@@ -102,6 +127,7 @@ class Benchmark:
     min: float
     gate_threshold: float | None
     dropped: int = 0            # rounds dropped for clock faults (DROPPED), when timed or loaded
+    memory: Memory | None = None  # None: not measured (memray missing, timing off, older run)
 
     def normalized(self, mode: str) -> np.ndarray:
         """The samples a comparison uses, by a resolved NORMALIZATIONS mode."""
@@ -195,7 +221,8 @@ class Run:
 # ---------------------------------------------------------------- writing
 
 def extra_info(workload: Workload, environment: Environment, reference_name: str,
-               reference_samples: list[float] | None, dropped: int = 0) -> dict:
+               reference_samples: list[float] | None, dropped: int = 0,
+               memory: Memory | None = None) -> dict:
     """The extra_info the suite stores for one benchmark (see `Benchmark`)."""
     info = {**asdict(workload), **asdict(environment), REFERENCE_NAME: reference_name}
     for optional in ("params", "shape", "summary"):
@@ -204,6 +231,8 @@ def extra_info(workload: Workload, environment: Environment, reference_name: str
     if reference_samples is not None:
         info[REFERENCE_DATA] = list(reference_samples)
         info[DROPPED] = dropped
+    if memory is not None:
+        info[MEMORY] = asdict(memory)
     return info
 
 
@@ -327,7 +356,23 @@ def _benchmark(entry: object, where: str) -> Benchmark:
         min=_statistic(stats, "min", samples, np.min, where),
         gate_threshold=float(threshold) if threshold is not None else None,
         dropped=saved_drops + faults,
+        memory=_memory(extra.get(MEMORY), f"{where}: extra_info.{MEMORY}"),
     )
+
+
+def _memory(value: object, where: str) -> Memory | None:
+    """The Memory record stored by the suite: every field a count of bytes or
+    allocations (>= 0) or null."""
+    if value is None:
+        return None
+    names = [f.name for f in fields(Memory)]
+    if not isinstance(value, dict) or set(value) - set(names):
+        raise RunError(f"{where}: expected an object with fields {', '.join(names)}")
+    for name, count in value.items():
+        if count is not None and not (isinstance(count, int) and not isinstance(count, bool)
+                                      and count >= 0):
+            raise RunError(f"{where}.{name}: expected a count >= 0 or null, got {count!r}")
+    return Memory(**{name: value.get(name) for name in names})
 
 
 def _record(cls, extra: dict, where: str):

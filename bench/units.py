@@ -13,3 +13,11 @@ def format_time(seconds: float) -> str:
 def format_change(ratio: float) -> str:
     """A ratio as a signed percentage change: 1.053 -> '+5.3 %'."""
     return f"{(ratio - 1) * 100:+.1f} %"
+
+
+def format_bytes(count: float) -> str:
+    """3 significant digits in B, KB, MB or GB (powers of 1000, like the GB/s columns)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count:.0f} B"

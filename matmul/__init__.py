@@ -4,7 +4,17 @@ Every kernel is declared once below; `python -m matmul` lists them.
 """
 from . import compiled, lesson, tiled, triton_kernels
 from .contract import ContractError, check_operands
-from .registry import KERNELS, UNAVAILABLE, Kernel, UnsupportedDeviceError, UnsupportedDtypeError, get_kernel, register
+from .registry import (
+    KERNELS,
+    OUTPUT_ONLY,
+    UNAVAILABLE,
+    Kernel,
+    UnsupportedDeviceError,
+    UnsupportedDtypeError,
+    Workspace,
+    get_kernel,
+    register,
+)
 
 CPU = frozenset({"cpu"})
 
@@ -13,19 +23,28 @@ CPU = frozenset({"cpu"})
 # ceil(m / tile) * ceil(n / tile) * ceil(k / tile) steps, which python_dims=1
 # (m steps) bounds. The numba kernels compute on .numpy() views (CPU
 # only); without numba they are listed in UNAVAILABLE with the reason.
-register("three_loops", lesson.three_loops, python_dims=3, max_rows=5)
-register("dot_product", lesson.dot_product, python_dims=2, max_rows=50)
-register("broadcast", lesson.broadcast, python_dims=1, max_rows=5_000)
-register("einsum", lesson.einsum, python_dims=0, max_rows=50_000)
-register("builtin", lesson.builtin, python_dims=0, max_rows=50_000)
-register("tiled", tiled.tiled, python_dims=1, max_rows=5_000, params={"tile": tiled.DEFAULT_TILE})
+#
+# workspace: what a call allocates beyond its output (README, "Memory"): the
+# loop kernels make one step's temporaries at a time (dot_product a row
+# product of k, broadcast a row's k x n product); the numba kernels copy b
+# transposed, padded to whole passes of columns; the rest allocate the output.
+ROW_PRODUCT = Workspace("output + k (one row times one column)", lambda m, k, n: k)
+ROW_BROADCAST = Workspace("output + k·n (one row broadcast against b)", lambda m, k, n: k * n)
+register("three_loops", lesson.three_loops, python_dims=3, max_rows=5, workspace=OUTPUT_ONLY)
+register("dot_product", lesson.dot_product, python_dims=2, max_rows=50, workspace=ROW_PRODUCT)
+register("broadcast", lesson.broadcast, python_dims=1, max_rows=5_000, workspace=ROW_BROADCAST)
+register("einsum", lesson.einsum, python_dims=0, max_rows=50_000, workspace=OUTPUT_ONLY)
+register("builtin", lesson.builtin, python_dims=0, max_rows=50_000, workspace=OUTPUT_ONLY)
+register("tiled", tiled.tiled, python_dims=1, max_rows=5_000, params={"tile": tiled.DEFAULT_TILE},
+         workspace=OUTPUT_ONLY)
 register("numba_three_loops", compiled.numba_three_loops, python_dims=0, max_rows=5_000,
-         devices=CPU, unavailable=compiled.NUMBA_MISSING)
+         devices=CPU, workspace=OUTPUT_ONLY, unavailable=compiled.NUMBA_MISSING)
 register("numba_tuned", compiled.numba_tuned, python_dims=0, max_rows=50_000,
-         devices=CPU, unavailable=compiled.NUMBA_MISSING)
+         devices=CPU, workspace=compiled.PADDED_WEIGHTS, unavailable=compiled.NUMBA_MISSING)
 # numba_tuned's product, plus a fused forward pass that forward.MLP runs whole.
 register("numba_fused", compiled.numba_fused, python_dims=0, max_rows=50_000,
-         devices=CPU, forward=compiled.fused_forward, unavailable=compiled.NUMBA_MISSING)
+         devices=CPU, forward=compiled.fused_forward, workspace=compiled.PADDED_WEIGHTS,
+         unavailable=compiled.NUMBA_MISSING)
 # Triton kernels compile for CUDA; under TRITON_INTERPRET=1 Triton's interpreter
 # also runs them on CPU tensors (triton_kernels.declaration). Without triton
 # they are listed in UNAVAILABLE with the reason.
@@ -36,7 +55,7 @@ register("triton_skinny", triton_kernels.triton_skinny, dtypes=triton_kernels.SK
          unavailable=triton_kernels.TRITON_MISSING, **TRITON)
 
 __all__ = [
-    "KERNELS", "UNAVAILABLE", "ContractError", "Kernel", "UnsupportedDeviceError",
-    "UnsupportedDtypeError",
+    "KERNELS", "OUTPUT_ONLY", "UNAVAILABLE", "ContractError", "Kernel", "UnsupportedDeviceError",
+    "UnsupportedDtypeError", "Workspace",
     "check_operands", "get_kernel", "register",
 ]

@@ -37,6 +37,7 @@ import torch
 from .jit import cached_njit
 from .optional import import_extra
 from .prepared import PreparedWeights
+from .registry import Workspace
 
 (numba, simd), NUMBA_MISSING = import_extra("numba", "numba", ".simd", package=__package__)
 if numba is not None:
@@ -148,6 +149,14 @@ def _transposed(b: torch.Tensor, dtype: torch.dtype, multiple: int) -> np.ndarra
     bt = np.zeros((-(-b.shape[1] // multiple) * multiple, b.shape[0]), _NUMPY[dtype])
     bt[: b.shape[1]] = b.detach().to(dtype).numpy().T
     return bt
+
+
+# What numba_tuned and numba_fused allocate beyond their output: b transposed,
+# its n columns padded with zero rows to whole passes of COLUMNS (on a call
+# that does not find it prepared already).
+PADDED_WEIGHTS = Workspace(f"output + k·n (b transposed, n padded to a multiple of {COLUMNS}, "
+                           "unless already prepared)",
+                           lambda m, k, n: k * -(-n // COLUMNS) * COLUMNS)
 
 
 def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:

@@ -15,6 +15,32 @@ from .contract import check_operands
 KernelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class Workspace:
+    """What one call may allocate on top of its output, for an (m x k) @ (k x n)
+    product of contiguous operands in a dtype the kernel computes natively.
+
+    what:  in words, e.g. "output only", "output + k·n (b transposed)".
+    extra: the elements allocated beyond the m x n output at the call's
+           highest point, as a function of (m, k, n).
+    The contract test (tests/test_memory_contract.py) measures each kernel's
+    peak on a few shapes against (m·n + extra) elements plus OVERHEAD_BYTES.
+    """
+
+    what: str
+    extra: Callable[[int, int, int], int] = lambda m, k, n: 0
+
+    def bytes(self, m: int, k: int, n: int, itemsize: int) -> int:
+        """The bytes the declaration allows: output and workspace."""
+        return (m * n + self.extra(m, k, n)) * itemsize
+
+
+OUTPUT_ONLY = Workspace("output only")
+# A call's own bookkeeping on top of any declaration: tensor and storage headers,
+# Python frames and objects, the contract check; independent of the shape.
+OVERHEAD_BYTES = 16 * 1024
+
+
 class UnsupportedDeviceError(ValueError):
     """A kernel was handed tensors on a device type it does not support."""
 
@@ -42,6 +68,8 @@ class Kernel:
               device, a depth), which MLP then runs layer by layer.
     params:   keyword arguments every call passes to fn (a tuning knob such as
               a tile size); `dataclasses.replace(kernel, params=...)` varies them.
+    workspace: what a call allocates beyond its output (a Workspace), checked
+              against the measured peak; None: not declared.
     """
 
     name: str
@@ -52,6 +80,7 @@ class Kernel:
     dtypes: frozenset[torch.dtype] | None = None
     forward: Callable | None = None
     params: dict = field(default_factory=dict)
+    workspace: Workspace | None = None
 
     @property
     def summary(self) -> str:

@@ -56,7 +56,7 @@ def kept_table(runs: int, *, step_at: int | None = None, step: float = 1.10,
                 "torch": "2.13.0+cpu", "threads": "1", "timer": "process_time",
                 "dirty": False, "branch": "main", "reference": "builtin", "samples": 200,
                 "rows": 5, "flops": 1000, "bytes": 1000, "params": "{}", "device": "cpu",
-                "slowdown": 0.0}
+                "slowdown": 0.0, "peak_bytes": None}
     per_benchmark = {
         "order": np.arange(count), "key": np.array([MODULE + name for _, name in names]),
         "name": np.array([name for _, name in names]),

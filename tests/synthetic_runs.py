@@ -18,8 +18,9 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
              cpu: str = "AMD EPYC", torch: str = "2.13.0+cpu", threads: int = 1,
              slowdown: float = 0.0, thresholds: dict[str, float] | None = None,
              commit: str = "abc", commit_time: str | None = "2026-11-29T00:00:00+00:00",
-             ran: str = "2026-11-29T00:00:00") -> dict:
-    """A saved run of one process: {name: median seconds}; factors slow (>1) a benchmark."""
+             ran: str = "2026-11-29T00:00:00", peaks: dict[str, int] | None = None) -> dict:
+    """A saved run of one process: {name: median seconds}; factors slow (>1) a benchmark;
+    peaks gives benchmarks the peak bytes one call allocated (runs.Memory)."""
     rng = np.random.default_rng(seed)
     entries = []
     for name, median in benchmarks.items():
@@ -30,7 +31,9 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
         kernel = name.split("-")[0]
         info = runs.extra_info(Workload("matmul", kernel, 5, 1000, 1000),
                                Environment(torch, threads, "cpu", slowdown),
-                               "builtin", reference.tolist())
+                               "builtin", reference.tolist(),
+                               memory=(runs.Memory(peaks[name], 10, 200)
+                                       if name in (peaks or {}) else None))
         if name in (thresholds or {}):
             info[runs.GATE_THRESHOLD] = thresholds[name]
         entries.append({

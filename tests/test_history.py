@@ -8,6 +8,7 @@ rescaling a benchmark's samples from a chosen run on.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -267,3 +268,43 @@ def test_the_level_shift_is_yuens_test_as_scipy_computes_it(sizes):
     low, high = yuen.confidence_interval(1 - changes.ALPHA)
     assert (math.log(shift.low), math.log(shift.high)) == pytest.approx((low, high), rel=1e-9)
     assert shift.t == pytest.approx(float(yuen.statistic), rel=1e-9)
+def with_peaks(documents: list[dict], peak) -> list[dict]:
+    """The runs with each benchmark's peak memory set to peak(index, name)."""
+    for index, document in enumerate(documents):
+        for entry in document["benchmarks"]:
+            name = entry["name"].partition("[")[2].rstrip("]")
+            entry["extra_info"][runs.MEMORY] = dataclasses.asdict(runs.Memory(peak(index, name), 10, 200))
+    return documents
+
+
+def test_a_step_in_peak_memory_is_a_change_and_a_constant_one_is_not():
+    grown = lambda index, name: 26_000 + (1_568_000 if name == "einsum-rows500" and index >= 6
+                                          else 0)
+    history = analyze(parsed(with_peaks(series_documents(12), grown)))
+    found = history.newest_first()
+    assert [(c.series.key, c.series.metric, c.index) for c in found] == [
+        (EINSUM, "peak memory", 6)]
+    assert found[0].estimate.ratio == pytest.approx(1_594_000 / 26_000)
+    assert "einsum-rows500] (peak memory)" in output.text(history)
+    constant = analyze(parsed(with_peaks(series_documents(12), lambda index, name: 26_000)))
+    assert constant.newest_first() == []
+    assert sum(s.metric == "peak memory" for m in constant.machines for s in m.series) == 3
+
+
+def test_peak_memory_is_kept_and_stores_kept_before_it_still_read(tmp_path):
+    from bench.history import store
+    from bench.history.analyze import analyze_kept
+    from bench.history.kept import summarize
+
+    saved = parsed(with_peaks(series_documents(6), lambda index, name: 26_000))
+    for run in saved[:3]:  # kept by a version without the column
+        table, _ = summarize(run)
+        store.write(table.drop_columns(["peak_bytes"]), tmp_path / "old", run.id)
+    history = analyze_kept([str(tmp_path / "old" / "*.parquet")])
+    assert {s.metric for m in history.machines for s in m.series} == {"time"}
+    for run in saved[3:]:
+        store.write(summarize(run)[0], tmp_path / "new", run.id)
+    both = analyze_kept([str(tmp_path / "old" / "*.parquet"), str(tmp_path / "new" / "*.parquet")])
+    memory = [s for m in both.machines for s in m.series if s.metric == "peak memory"]
+    assert len(memory) == 3 and all(list(s.positions) == [3, 4, 5] for s in memory)
+    assert all(set(s.values) == {26_000} for s in memory)

@@ -242,3 +242,29 @@ def test_corrupt_or_missing_run_is_a_clear_error(tmp_path, capsys):
     assert "broken.json" in capsys.readouterr().err
     assert report_main(["--storage", str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 2
     assert "--benchmark-autosave" in capsys.readouterr().err
+
+
+def test_ladder_shows_each_kernels_peak_memory_and_its_multiple_of_the_output():
+    document = {"machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2}},
+                "benchmarks": [matmul("builtin", 500, 6e-4), matmul("broadcast", 500, 6e-3),
+                               forward("einsum", 500, 1e-3)]}
+    peaks = {"builtin": 21_656, "broadcast": 53_688, "einsum": 202_432}
+    for entry in document["benchmarks"]:
+        kernel = entry["extra_info"]["kernel"]
+        entry["extra_info"][runs.MEMORY] = {"peak_bytes": peaks[kernel], "allocations": 90,
+                                            "output_bytes": 20_000, "device_peak_bytes": None}
+    saved = runs.parse(document, "run.json")
+    table = rows_of(ladder.matmul_tables(saved), "x_train[:500] @")
+    assert table["builtin"][ladder.MEMORY_HEADER] == "21.7 KB (1.08x output)"
+    assert table["broadcast"][ladder.MEMORY_HEADER] == "53.7 KB (2.68x output)"
+    forward_table = rows_of(ladder.forward_tables(saved), "x_train[:500]")
+    assert forward_table["einsum"][ladder.MEMORY_HEADER] == "202 KB (10.1x output)"
+    document["benchmarks"][0]["extra_info"][runs.MEMORY]["device_peak_bytes"] = 40_000
+    on_gpu = rows_of(ladder.matmul_tables(runs.parse(document, "run.json")), "x_train[:500] @")
+    assert on_gpu["builtin"][ladder.MEMORY_HEADER] == "40 KB on the device (2x output)"
+    assert rows_of(ladder.matmul_tables(run_without_memory()), "x_train[:5] @")[
+        "einsum"][ladder.MEMORY_HEADER] == "n/a"
+
+
+def run_without_memory():
+    return runs.parse({"benchmarks": [matmul("einsum", 5, 1.2e-5)]}, "run.json")

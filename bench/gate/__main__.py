@@ -2,17 +2,22 @@
 
     python -m bench.gate BASE CANDIDATE [--storage .benchmarks] [--markdown OUT.md]
         [--json OUT.json] [gate options: --threshold, --alpha, --detect, --normalize,
-        --statistic, --allow-different-machine]
+        --statistic, --metric all|time|memory, --allow-different-machine]
 
 BASE and CANDIDATE each name gate-ready runs (bench.suite.command): a saved
 run's id as pytest-benchmark names it (0001), a run file, a folder of runs
 (one per process, as `python -m bench ab` writes), or several of these joined
-by commas. The verdict needs at least two processes per side: the spread
-between processes is measured, never assumed.
+by commas. A time verdict needs at least two processes per side: the spread
+between processes is measured, never assumed. Memory (each call's peak
+allocation, where the runs recorded it: bench.gate.memory) is decided from
+one process a side.
 
-Exit status: 0 no regression; 1 a regression; 2 unusable input (a missing,
-corrupt or ungated run, a baseline with an injected slowdown, nothing that
-could be judged); 3 refused: runs from different machines or environments.
+Exit status: 0 no regression; 1 a regression (of time or of memory); 2
+unusable input (a missing, corrupt or ungated run, a baseline with an
+injected slowdown), or a metric that could not be judged: with one run a
+side memory is decided and time is not, so that exits 2 unless memory
+regressed (1), and `--metric memory` exits 0 when memory did not regress;
+3 refused: runs from different machines or environments.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from bench.exitcodes import Exit
 from bench.runs import Run
 
 from . import output
-from .compare import RefusedError, compare, exit_code
+from .compare import RefusedError, compare, exit_code, undecided_metrics
 from .options import add_gate_arguments, settings_from
 
 
@@ -75,10 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return Exit.USAGE
-    code = exit_code(rows)
+    code = exit_code(rows, settings)
     if code == Exit.USAGE:
-        print("error: nothing could be judged, or some benchmarks could not be compared "
-              "(see the table)", file=sys.stderr)
+        undecided = undecided_metrics(rows, settings)
+        decided = [m for m in settings.metrics if m not in undecided]
+        if decided:
+            print(f"error: {' and '.join(undecided)} undecided ({' and '.join(decided)}: no "
+                  "regression); one run a side cannot judge time: give several, or pass "
+                  "--metric memory", file=sys.stderr)
+        else:
+            print("error: nothing could be judged, or some benchmarks could not be compared "
+                  "(see the table)", file=sys.stderr)
     return code
 
 

@@ -10,7 +10,9 @@ gate-ready process per side (bench.suite.command), in a random order (seeded
 and recorded), so drift of the machine hits both sides alike. The gate
 (bench.gate.decide) then measures the spread between processes from the
 blocks. A benchmark whose interval still straddles the threshold gets
-confirming blocks of its own, up to --confirm more.
+confirming blocks of its own, up to --confirm more. Memory (each call's peak
+allocation, where the processes recorded it) is judged beside time
+(bench.gate.memory).
 
 Writes DIR/base/block-NNN.json and DIR/candidate/block-NNN.json (the saved
 runs), DIR/ab.json (revisions, seed, order, settings) and the verdicts in
@@ -19,7 +21,8 @@ unusable run is run once more, then set aside (DIR/set-aside/block-NNN.log);
 the verdict comes from the other blocks. Ctrl-C or SIGTERM removes the
 worktrees and keeps the finished blocks; the same command with the same
 --out resumes from them (same seed, same order). Exit status as `python -m
-bench.gate`: 0 no regression, 1 regression, 2 unusable input, 3 refused;
+bench.gate`: 0 no regression, 1 regression (of time or memory), 2 unusable
+input, 3 refused;
 128 + the signal's number when interrupted.
 """
 from __future__ import annotations
@@ -203,7 +206,7 @@ class ABRun:
             print(f"\n{aside} block(s) set aside; the verdict comes from the other {kept}")
         output.write(rows, self.settings, out / "gate.md", out / "gate.json", header)
         print(f"\nruns and verdicts in {out} ({wall:.0f} s)")
-        return exit_code(rows)
+        return exit_code(rows, self.settings)
 
     def check_resumable(self) -> None:
         if not self.previous:

@@ -19,11 +19,16 @@ from bench.exitcodes import Exit
 from bench.policy import ALPHA, DETECT, THRESHOLD
 from bench.runs import Benchmark, Run, RunError
 
-from . import decide, statistics
+from . import decide, memory, statistics
 from .decide import Estimate, Outcome
+from .memory import MemoryChange
 from .statistics import Statistic
 
 NORMALIZE = "auto"
+# What the gate can judge: time (from the spread between processes) and memory
+# (what one call allocates: bench.gate.memory; on CUDA also the device's).
+TIME = "time"
+METRICS = (TIME, memory.HOST)
 
 
 class RefusedError(RunError):
@@ -42,6 +47,9 @@ class Settings:
     family_wise: bool = True
     # The one place the gate's statistic over processes is chosen (bench.gate.statistics).
     statistic: str = statistics.DEFAULT
+    metrics: tuple[str, ...] = METRICS  # memory covers the device's peak where recorded
+    memory_tolerance: float = memory.TOLERANCE
+    memory_floor: int = memory.FLOOR
 
     def __post_init__(self) -> None:
         for name in ("threshold", "alpha", "detect"):
@@ -51,6 +59,12 @@ class Settings:
         if self.normalize not in runs.NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {runs.NORMALIZATIONS}, "
                              f"got {self.normalize!r}")
+        if not 0 < self.memory_tolerance < 1 or self.memory_floor < 0:
+            raise ValueError(f"memory_tolerance must be a fraction in (0, 1) and memory_floor "
+                             f"a count of bytes >= 0, got {self.memory_tolerance}, "
+                             f"{self.memory_floor}")
+        if not self.metrics or set(self.metrics) - set(METRICS):
+            raise ValueError(f"metrics must be some of {METRICS}, got {self.metrics}")
         if self.statistic not in statistics.STATISTICS:
             raise ValueError(f"statistic must be one of {sorted(statistics.STATISTICS)}, "
                              f"got {self.statistic!r}")
@@ -74,6 +88,8 @@ class Row:
     needs_blocks: int | None = None     # for an MDE within the detection target
     note: str = ""
     dropped: int = 0                    # rounds dropped for clock faults, over both sides
+    metric: str = TIME                  # or a memory metric (bench.gate.memory)
+    memory: MemoryChange | None = None  # the peaks compared, for a memory row
 
     @property
     def too_noisy(self) -> bool:
@@ -136,10 +152,12 @@ def blocks(base: list[Run], candidate: list[Run]) -> list[tuple[Run, Run]] | Non
 
 
 def compare(base: list[Run], candidate: list[Run], settings: Settings = Settings()) -> list[Row]:
-    """A row per benchmark of either side: base's order first, then new ones."""
+    """A row per benchmark and metric of either side: base's order first, then new
+    ones; each benchmark's memory rows follow its time row."""
     check_comparable(base, candidate, settings.allow_different_machine)
-    for run in [*base, *candidate]:
-        runs.require_samples(run)
+    if TIME in settings.metrics:
+        for run in [*base, *candidate]:
+            runs.require_samples(run)
     pairs = blocks(base, candidate)
     keys = list(dict.fromkeys(k for run in base for k in run.benchmarks))
     new = [k for k in dict.fromkeys(k for run in candidate for k in run.benchmarks)
@@ -153,7 +171,10 @@ def compare(base: list[Run], candidate: list[Run], settings: Settings = Settings
         if key not in measured:
             rows.append(Row(key, Outcome.REMOVED, base=first_base))
             continue
-        rows.append(_compare_benchmark(key, base, candidate, pairs, tail, settings))
+        if TIME in settings.metrics:
+            rows.append(_compare_benchmark(key, base, candidate, pairs, tail, settings))
+        if memory.HOST in settings.metrics:
+            rows += _judge_memory(key, base, candidate, settings)
     rows += [Row(key, Outcome.NEW,
                  candidate=next(r.benchmarks[key] for r in candidate if key in r.benchmarks))
              for key in new]
@@ -229,12 +250,45 @@ def _compare_benchmark(key: str, base: list[Run], candidate: list[Run], pairs, t
                threshold, mode, needs, note, dropped)
 
 
-def exit_code(rows: list[Row]) -> Exit:
-    """OK, REGRESSION, or USAGE when nothing could be judged or some benchmark was
-    incomparable (never a silent pass)."""
+def _judge_memory(key: str, base: list[Run], candidate: list[Run], settings: Settings
+                  ) -> list[Row]:
+    """A row per memory metric either side recorded for this benchmark."""
+    base_runs = [run.benchmarks[key] for run in base if key in run.benchmarks]
+    cand_runs = [run.benchmarks[key] for run in candidate if key in run.benchmarks]
+    rows = []
+    for metric in memory.metrics([*base_runs, *cand_runs]):
+        before, after = memory.peaks(base_runs, metric), memory.peaks(cand_runs, metric)
+        if before is None or after is None:
+            rows.append(Row(key, Outcome.INCOMPARABLE, base_runs[0], cand_runs[0], metric=metric,
+                            note=f"{metric} measured on one side only (memray missing?)"))
+            continue
+        change = MemoryChange(before, after)
+        rows.append(Row(key, memory.verdict(change, settings.memory_tolerance,
+                                            settings.memory_floor),
+                        base_runs[0], cand_runs[0], metric=metric, memory=change))
+    return rows
+
+
+def undecided_metrics(rows: list[Row], settings: Settings) -> list[str]:
+    """The metrics asked for that no row could judge: time from one process a
+    side; memory when no run recorded it, if memory alone was asked for."""
+    judged = {TIME if row.metric == TIME else memory.HOST
+              for row in rows if row.outcome in decide.JUDGED}
+    wanted = [m for m in settings.metrics
+              if m == TIME or settings.metrics == (memory.HOST,)
+              or any(row.metric != TIME for row in rows)]
+    return [m for m in wanted if m not in judged]
+
+
+def exit_code(rows: list[Row], settings: Settings = Settings()) -> Exit:
+    """OK; REGRESSION of any metric (exactly a measured regression); USAGE when
+    some benchmark was incomparable or a metric asked for could not be judged at
+    all (never a silent pass): with one process a side memory is judged and
+    time is not, so a clean memory result is USAGE unless only memory is asked
+    for (Settings.metrics; --metric memory)."""
     outcomes = {row.outcome for row in rows}
     if Outcome.REGRESSED in outcomes:
         return Exit.REGRESSION
-    if Outcome.INCOMPARABLE in outcomes or not outcomes & set(decide.JUDGED):
+    if Outcome.INCOMPARABLE in outcomes or undecided_metrics(rows, settings):
         return Exit.USAGE
     return Exit.OK

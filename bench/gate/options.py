@@ -8,7 +8,7 @@ from bench import runs
 from bench.policy import ALPHA, DETECT, THRESHOLD
 
 from . import statistics
-from .compare import NORMALIZE, Settings
+from .compare import METRICS, NORMALIZE, Settings
 
 
 def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +32,9 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
                        default=statistics.DEFAULT,
                        help="the location taken over processes (default "
                             f"{statistics.DEFAULT}: {default_statistic})")
+    group.add_argument("--metric", choices=("all", *METRICS), default="all",
+                       help="what to judge: time, memory (each call's peak allocation, decided "
+                            "from one run a side) or all (default)")
     group.add_argument("--allow-different-machine", action="store_true",
                        help="compare even if node, CPU, GPU, Python, torch, threads or timer "
                             "differ")
@@ -41,4 +44,5 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """The Settings the gate options ask for (ValueError names a bad one)."""
     return Settings(threshold=args.threshold, alpha=args.alpha, detect=args.detect,
                     normalize=args.normalize, statistic=args.statistic,
-                    allow_different_machine=args.allow_different_machine)
+                    allow_different_machine=args.allow_different_machine,
+                    metrics=METRICS if args.metric == "all" else (args.metric,))

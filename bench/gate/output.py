@@ -8,9 +8,9 @@ from bench import atomic, table
 from bench.policy import POWER
 from bench.runs import NORMALIZATION_MEANING, Benchmark
 from bench.table import Column, short_name
-from bench.units import format_change, format_time
+from bench.units import format_bytes, format_change, format_time
 
-from .compare import Row, Settings
+from .compare import TIME, Row, Settings, undecided_metrics
 from .decide import Outcome
 
 
@@ -64,18 +64,45 @@ def _processes(row: Row) -> str:
     return f"{est.processes[0]} {'blocks' if est.paired else 'vs ' + str(est.processes[1])}"
 
 
+def _peaks(values: tuple[int, ...]) -> str:
+    """A side's peaks: one value, or lowest–highest over its processes."""
+    low, high = min(values), max(values)
+    return format_bytes(low) if low == high else f"{format_bytes(low)}–{format_bytes(high)}"
+
+
+def _memory_change(row: Row) -> str:
+    change = row.memory
+    if change is None:
+        return row.note or "-"
+    grown = change.growth
+    return (f"{format_change(change.ratio)} ({'+' if grown >= 0 else '-'}"
+            f"{format_bytes(abs(grown))})")
+
+
+def _per_metric(time_cell, memory_cell):
+    """A cell that time rows and memory rows (bench.gate.memory) fill each their way."""
+    return lambda r: time_cell(r) if r.metric == TIME else memory_cell(r)
+
+
 def columns(settings: Settings) -> list[Column[Row]]:
+    memory_threshold = (f"±{settings.memory_tolerance * 100:g} % and "
+                        f"±{format_bytes(settings.memory_floor)}")
     return [
         Column("benchmark", "left", lambda r: short_name(r.key)),
-        Column("base", "right", lambda r: _time(r.base)),
-        Column("candidate", "right", lambda r: _time(r.candidate)),
-        Column("change [interval]", "right", _change),
-        Column("threshold", "right",
-               lambda r: f"±{r.threshold * 100:g} %" if r.threshold is not None else "-"),
+        Column("metric", "left", lambda r: r.metric),
+        Column("base", "right", _per_metric(lambda r: _time(r.base),
+                                            lambda r: _peaks(r.memory.base) if r.memory else "-")),
+        Column("candidate", "right", _per_metric(
+            lambda r: _time(r.candidate), lambda r: _peaks(r.memory.candidate) if r.memory else "-")),
+        Column("change [interval]", "right", _per_metric(_change, _memory_change)),
+        Column("threshold", "right", _per_metric(
+            lambda r: f"±{r.threshold * 100:g} %" if r.threshold is not None else "-",
+            lambda r: memory_threshold)),
         Column("catches (MDE)", "right",
                lambda r: mde_text(r.estimate.mde)
                if r.estimate is not None and r.estimate.mde is not None else "-"),
-        Column("processes", "right", _processes),
+        Column("processes", "right", _per_metric(
+            _processes, lambda r: "{} vs {}".format(*r.memory.processes) if r.memory else "-")),
         Column("verdict", "left", lambda r: verdict_text(r, settings)),
     ]
 
@@ -89,11 +116,17 @@ def summary(rows: list[Row], settings: Settings) -> str:
     meaning = "; ".join(NORMALIZATION_MEANING[m] for m in modes) or "-"
     text = (f"{', '.join(parts) or 'no benchmarks'}"
             + (f"; {noisy} too noisy to catch +{settings.detect * 100:g} %" if noisy else "")
-            + f". Change: candidate over base of {meaning}, per process; over processes, "
-            f"their {settings.estimator.description}; "
-            f"intervals hold all true ratios together with {100 * (1 - settings.alpha):g} % "
-            f"confidence (Bonferroni). MDE: the slowdown caught with {POWER * 100:g} % "
-            "probability at this noise.")
+            + ".")
+    if any(r.metric == TIME for r in rows):
+        text += (f" Change: candidate over base of {meaning}, per process; over processes, "
+                 f"their {settings.estimator.description}; intervals hold all true ratios "
+                 f"together with {100 * (1 - settings.alpha):g} % confidence (Bonferroni). "
+                 f"MDE: the slowdown caught with {POWER * 100:g} % probability at this noise.")
+    if any(r.metric != TIME for r in rows):
+        text += (f" Memory: each call's peak allocation, one per process; a change counts "
+                 f"when every candidate process's peak is beyond every base process's by "
+                 f"more than {settings.memory_tolerance * 100:g} % and "
+                 f"{format_bytes(settings.memory_floor)}.")
     faulty = [r for r in rows if r.dropped]
     if faulty:
         text += (f"\nClock faults: {sum(r.dropped for r in faulty)} round(s) dropped (a time "
@@ -101,6 +134,11 @@ def summary(rows: list[Row], settings: Settings) -> str:
     undecided = [r for r in rows if r.outcome is Outcome.UNDECIDED]
     if undecided:
         text += f"\n{undecided[0].note}."
+    open_metrics = undecided_metrics(rows, settings)
+    if open_metrics and len(open_metrics) < len(settings.metrics):
+        decided = [m for m in settings.metrics if m not in open_metrics]
+        text += (f"\nDecided: {', '.join(decided)}; undecided: {', '.join(open_metrics)} "
+                 "(the exit status is 2 unless a regression was found).")
     return text
 
 
@@ -119,8 +157,23 @@ def markdown(rows: list[Row], settings: Settings, header: str = "") -> str:
 def as_json(rows: list[Row], settings: Settings) -> dict:
     def entry(row: Row) -> dict:
         est = row.estimate
+        if row.metric != TIME:
+            change = row.memory
+            return {
+                "benchmark": row.key,
+                "metric": row.metric,
+                "verdict": row.outcome.value,
+                "ratio": change.ratio if change else None,
+                "base_bytes": list(change.base) if change else None,
+                "candidate_bytes": list(change.candidate) if change else None,
+                "tolerance": settings.memory_tolerance,
+                "floor_bytes": settings.memory_floor,
+                "processes": list(change.processes) if change else None,
+                "note": row.note,
+            }
         return {
             "benchmark": row.key,
+            "metric": TIME,
             "verdict": row.outcome.value,
             "ratio": est.ratio if est else None,
             "interval": [est.low, est.high] if est and est.measured else None,
@@ -137,7 +190,10 @@ def as_json(rows: list[Row], settings: Settings) -> dict:
 
     return {"settings": {"threshold": settings.threshold, "alpha": settings.alpha,
                          "detect": settings.detect, "power": POWER,
-                         "normalize": settings.normalize, "statistic": settings.statistic},
+                         "normalize": settings.normalize, "statistic": settings.statistic,
+                         "metrics": list(settings.metrics),
+                         "memory_tolerance": settings.memory_tolerance,
+                         "memory_floor_bytes": settings.memory_floor},
             "benchmarks": [entry(r) for r in rows]}
 
 

@@ -51,6 +51,7 @@ BENCHMARK_COLUMNS = [
     ("params", pa.string()),         # JSON
     ("device", pa.string()),         # the environment
     ("slowdown", pa.float64()),
+    ("peak_bytes", pa.int64()),      # one call's peak allocation (null: not measured)
 ]
 KEPT_SCHEMA = pa.schema(RUN_COLUMNS + BENCHMARK_COLUMNS)
 KEPT_COLUMNS = KEPT_SCHEMA.names
@@ -76,6 +77,7 @@ def summarize(run: Run) -> tuple[pa.Table, int]:
             "params": json.dumps(workload.params, sort_keys=True) if workload else None,
             "device": environment and environment.device,
             "slowdown": environment and environment.slowdown,
+            "peak_bytes": bench.memory.peak_bytes if bench.memory else None,
         }
         for mode in KEPT_MODES:
             median, low, high = median_interval(bench.normalized(mode))

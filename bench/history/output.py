@@ -16,8 +16,13 @@ from .changes import Change
 from .interval import CONFIDENCE
 from .page import write_page
 from .plot import PLOTTED_RUNS, plot_group
-from .series import commit_label, when
+from .series import MEMORY, TIME, commit_label, when
 
+
+
+def _metric(change: Change) -> str:
+    """What a change is in, where it is not time."""
+    return "" if change.series.metric == TIME else f" ({change.series.metric})"
 
 def _change_text(change: Change) -> str:
     e = change.estimate
@@ -45,6 +50,7 @@ def groups(machine: MachineHistory) -> dict[str, list[int]]:
 def as_json(history: History) -> list[dict]:
     return [{
         "benchmark": c.series.key,
+        "metric": c.series.metric,
         "run": c.point.run.id,
         "commit": c.point.run.commit.id,
         "ratio": c.estimate.ratio,
@@ -82,7 +88,7 @@ def _machines_text(history: History) -> list[str]:
 def change_columns(several: bool) -> list[Column[Change]]:
     """The changes table; the machine column only when the runs come from several."""
     return [
-        Column("benchmark", "left", lambda c: short_name(c.series.key)),
+        Column("benchmark", "left", lambda c: short_name(c.series.key) + _metric(c)),
         *([Column("machine", "right", lambda c: str(c.series.machine.number))] if several else []),
         Column("first run of the new level", "left", lambda c: c.point.run.id),
         Column("commit", "left", lambda c: commit_label(c.point.run)),
@@ -95,7 +101,7 @@ def change_columns(several: bool) -> list[Column[Change]]:
 
 def markdown(history: History, plots: dict[tuple[int, str], str]) -> str:
     runs = sorted(history.runs, key=when)
-    modes = sorted({s.mode for m in history.machines for s in m.series})
+    modes = sorted({s.mode for m in history.machines for s in m.series if s.metric == TIME})
     several = len(history.machines) > 1
     lines = [
         "# Benchmark history", "",
@@ -106,7 +112,8 @@ def markdown(history: History, plots: dict[tuple[int, str], str]) -> str:
         "Each point is one run's median of "
         + "; ".join(NORMALIZATION_MEANING[m] for m in modes)
         + f", with its exact {CONFIDENCE * 100:g} % interval (order statistics: the noise "
-        "within that run only, not between runs).", "",
+        "within that run only, not between runs). Groups named \"..., " + MEMORY + "\" follow "
+        "the peak bytes one call allocated in each run (exact: no interval).", "",
         "## Changes, newest first", "",
         f"A change is a level that lasts at least {rule.MIN_RUNS} runs: the median of the "
         f"{rule.MIN_RUNS} runs after it differs from that of the {rule.MIN_RUNS} before by "
@@ -158,7 +165,7 @@ def text(history: History) -> str:
              + (", newest first:" if found else ".")]
     for c in found:
         where = f" on machine {c.series.machine.number}" if len(history.machines) > 1 else ""
-        lines.append(f"  {short_name(c.series.key)}{where}: from run {c.point.run.id} "
+        lines.append(f"  {short_name(c.series.key)}{_metric(c)}{where}: from run {c.point.run.id} "
                      f"(commit {commit_label(c.point.run)}), new / old level "
                      f"{_change_text(c)}")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .changes import Change
-from .series import Machine, Series, commit_label
+from .series import MEMORY, Machine, Series, commit_label
 
 MAX_TICKS = 12
 MAX_MARKED = 100  # runs up to which each point gets a marker
@@ -64,7 +64,8 @@ def plot_group(title: str, machine: Machine, series: list[Series],
     ax.set_xticklabels([f"{machine.runs[i].id.partition('_')[0]}\n"
                         f"{commit_label(machine.runs[i])[:7]}" for i in ticks], fontsize="small")
     ax.set(xlabel="saved run (commit), in commit order",
-           ylabel="median normalized time / its first level",
+           ylabel=("peak memory" if series and series[0].metric == MEMORY
+                   else "median normalized time") + " / its first level",
            title=title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")

@@ -15,6 +15,10 @@ both. A benchmark timed against another reference starts a series of its
 own, since ratios to different references say nothing about each other.
 Series hold their points as arrays, and the rows are grouped with numpy, so
 10 000 runs of 61 benchmarks cost seconds, not a Python object per point.
+
+Peak memory (a kept row's peak_bytes: one call's peak allocation) gives each
+benchmark a second series, metric MEMORY, in a group of its own ("<group>,
+peak memory"); its points are exact, their interval the point.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from bench import runs
 from bench.runs import KIND_FIELDS, MACHINE_FIELDS, Commit
 
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+TIME, MEMORY = "time", "peak memory"  # what a series follows
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class Series:
     values: np.ndarray          # median normalized sample
     lows: np.ndarray
     highs: np.ndarray
+    metric: str = TIME
 
     def point(self, index: int) -> Point:
         position = int(self.positions[index])
@@ -149,11 +155,14 @@ def build(run_table: pa.Table, rows: pa.Table) -> list[tuple[Machine, list[Serie
     columns = {name: rows[name].to_numpy() for name in
                ("span", "pair_median", "pair_low", "pair_high",
                 "none_median", "none_low", "none_high")}
+    measured = pc.is_valid(rows["peak_bytes"]).to_numpy(zero_copy_only=False)
+    peaks = pc.fill_null(rows["peak_bytes"], 0).to_numpy().astype(float)
     per_machine: list[list[Series]] = [[] for _ in found]
     for part in parts:
         number = machine_of_row[part[0]]
         per_machine[number].append(
             _series(found[number], rows, part, position_of_row[part], columns))
+        per_machine[number] += _memory_series(per_machine[number][-1], part, peaks, measured)
     return [(machine, _labelled(series)) for machine, series in zip(found, per_machine)]
 
 
@@ -171,6 +180,18 @@ def _series(machine: Machine, table: pa.Table, rows: np.ndarray, positions: np.n
                   reference=first["reference"], positions=positions,
                   values=columns[f"{mode}_median"][rows], lows=columns[f"{mode}_low"][rows],
                   highs=columns[f"{mode}_high"][rows])
+
+
+def _memory_series(timed: Series, part: np.ndarray, peaks: np.ndarray,
+                   measured: np.ndarray) -> list[Series]:
+    """The peak-memory series beside a time series: its runs that recorded one."""
+    has = measured[part]
+    if not has.any():
+        return []
+    values = peaks[part][has]
+    return [replace(timed, group=f"{timed.group}, {MEMORY}", mode=MEMORY, reference=None,
+                    positions=timed.positions[has], values=values, lows=values,
+                    highs=values, metric=MEMORY)]
 
 
 def _labelled(series: list[Series]) -> list[Series]:

@@ -29,7 +29,8 @@ PACK_PREFIX = "pack-"
 RUN_FIELDS = [name for name, _ in RUN_COLUMNS]
 # What a series needs of each row (the workload and environment stay in the files).
 ROW_FIELDS = ["run", "order", "key", "name", "group", "reference", "kernel", "span",
-              *[f"{mode}_{part}" for mode in KEPT_MODES for part in ("median", "low", "high")]]
+              *[f"{mode}_{part}" for mode in KEPT_MODES for part in ("median", "low", "high")],
+              "peak_bytes"]
 REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "gcs://", "r2://", "az://", "abfss://",
                   "http://", "https://", "hf://")
 
@@ -114,7 +115,11 @@ def read(locations: list[str], saved: pa.Table | None = None) -> tuple[pa.Table,
         # every row of a run holds the same run fields: any one of them will do
         fields = ", ".join(f'any_value("{name}") AS "{name}"' for name in RUN_FIELDS[1:])
         runs = connection.sql(f"SELECT run, {fields} FROM kept GROUP BY run").to_arrow_table()
-        rows = connection.sql(f"SELECT {_quoted(ROW_FIELDS)} FROM kept").to_arrow_table()
+        # a column no file has (kept before it existed) reads as null
+        present = {row[0] for row in connection.sql("DESCRIBE kept").fetchall()}
+        columns = ", ".join(f'"{name}"' if name in present else f'NULL AS "{name}"'
+                            for name in ROW_FIELDS)
+        rows = connection.sql(f"SELECT {columns} FROM kept").to_arrow_table()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         where = (locations[0] + (f" and {len(locations) - 1} more" if len(locations) > 1 else "")

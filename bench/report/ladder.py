@@ -11,7 +11,7 @@ from bench import table
 from bench.runs import Benchmark, Run
 from bench.suite import cases
 from bench.table import Column
-from bench.units import format_time
+from bench.units import format_bytes, format_time
 
 from .roofline import (
     BEYOND_NOTE,
@@ -29,6 +29,8 @@ from .roofline import (
 SLOWEST = "three_loops"
 REFERENCE_KERNEL = cases.REFERENCE_KERNEL
 ROOFLINE_LABEL = "*roofline: max(bytes / bandwidth, flops / peak)*"
+# One call's peak allocation (bench.runs.Memory; n/a: not measured, e.g. no memray).
+MEMORY_HEADER = "peak memory"
 
 
 def by_rows(run: Run, suite: str) -> dict[int, dict[str, Benchmark]]:
@@ -101,6 +103,20 @@ def _slower_than_reference(line: Line) -> str:
     return "n/a" if line.reference is None else _ratio(line.time / line.reference.median)
 
 
+def _memory(line: Line) -> str:
+    """The call's peak allocation, and that as a multiple of its output's size:
+    on a GPU the device's, where the product lives."""
+    memory = line.bench.memory
+    peak, where = ((memory.device_peak_bytes, " on the device")
+                   if memory is not None and memory.device_peak_bytes is not None
+                   else (memory and memory.peak_bytes, ""))
+    if peak is None:
+        return "n/a"
+    output = memory.output_bytes
+    return (format_bytes(peak) + where
+            + (f" ({peak / output:.3g}x output)" if peak and output else ""))
+
+
 def columns(gpu: bool, ladder: bool = True) -> list[Column[Line]]:
     """The ladder's columns, in order; the forward tables leave out LADDER_ONLY."""
     every = [
@@ -115,6 +131,7 @@ def columns(gpu: bool, ladder: bool = True) -> list[Column[Line]]:
         Column(f"x faster than {SLOWEST}", "right", lambda r: _kernel_cell(r, _faster_than_slowest)),
         Column(f"x slower than {REFERENCE_KERNEL}", "right",
                lambda r: _kernel_cell(r, _slower_than_reference)),
+        Column(MEMORY_HEADER, "right", lambda r: _kernel_cell(r, _memory)),
     ]
     return every if ladder else [c for c in every if c.header not in LADDER_ONLY]
 

@@ -6,7 +6,8 @@
 - Fixtures: the real MNIST (`mnist_dir`, `mnist`), the lesson's seeded layer
   (`weights`), the training set's `normalizer`, slices on the benchmark device,
   and `timed`, which times a call in pairs with its reference and records what
-  was timed in the saved run (bench.runs).
+  was timed in the saved run (bench.runs); after every benchmark was timed,
+  what one call of each allocates (bench.suite.memory).
 - `--bench-device cuda` puts the benchmarks' tensors on a GPU and records the
   GPU in the run's machine_info.
 """
@@ -120,6 +121,27 @@ def pytest_collection_finish(session):
     atexit.register(gc.unfreeze)
 
 
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)  # before pytest-benchmark saves the run
+def pytest_sessionfinish(session):
+    """Memory, measured once per timed benchmark after all of them were timed:
+    never inside a timed round (bench.suite.memory)."""
+    probes = session.config.stash.get(_PROBES, None)
+    if probes is not None and probes.pending:
+        import time
+
+        count, started = len(probes.pending), time.perf_counter()
+        try:
+            probes.measure()
+            said = (f"memory: one call of each of {count} benchmarks measured in "
+                    f"{time.perf_counter() - started:.1f} s (bench.suite.memory)")
+        except Exception as error:  # the timings are still worth saving, without memory
+            said = f"memory not measured: {type(error).__name__}: {error}"
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(said)
+    yield
+
+
 def pytest_benchmark_generate_machine_info(config):
     """machine_info without py-cpuinfo's second-long probe (bench.suite.machine)."""
     return machine.machine_info()
@@ -229,6 +251,18 @@ def supported(bench_device):
 
 # ---------------------------------------------------------------- timing
 
+_PROBES = pytest.StashKey()
+
+
+def _memory_probes(config):
+    """The session's memory probes (bench.suite.memory.Probes), made on first use."""
+    from . import memory
+
+    if _PROBES not in config.stash:
+        config.stash[_PROBES] = memory.Probes()
+    return config.stash[_PROBES]
+
+
 def _gate_threshold(node) -> float | None:
     marker = node.get_closest_marker("gate_threshold")
     if marker is None:
@@ -276,6 +310,27 @@ def timed(benchmark, request, bench_device):
             median = benchmark.stats.stats.median
             rates = (workload.flops / median / 1e9, workload.bytes / median / 1e9)
             benchmark.extra_info.update(zip(runs.RATES, rates))
+            _probe_memory(config, benchmark, target, workload, bench_device)
         return result
 
     return run
+
+
+def _probe_memory(config, benchmark, target, workload: Workload, device) -> None:
+    """Queue one untimed call of target for the memory phase at the session's end."""
+    from dataclasses import asdict
+
+    import matmul
+
+    from . import memory
+
+    if not memory.available(device):
+        return  # no memray and no CUDA: no memory recorded
+    kernel = matmul.KERNELS.get(workload.kernel)
+
+    def store(measured) -> None:
+        benchmark.extra_info[runs.MEMORY] = asdict(measured)
+
+    # A kernel with Python-level loops allocates on every step: a tracker of its own.
+    _memory_probes(config).add(memory.Probe(target, store, device,
+                                            own_tracker=bool(kernel and kernel.python_dims)))
