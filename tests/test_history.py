@@ -278,8 +278,9 @@ def with_peaks(documents: list[dict], peak) -> list[dict]:
 
 
 def test_a_step_in_peak_memory_is_a_change_and_a_constant_one_is_not():
-    grown = lambda index, name: 26_000 + (1_568_000 if name == "einsum-rows500" and index >= 6
-                                          else 0)
+    def grown(index, name):
+        return 26_000 + (1_568_000 if name == "einsum-rows500" and index >= 6 else 0)
+
     history = analyze(parsed(with_peaks(series_documents(12), grown)))
     found = history.newest_first()
     assert [(c.series.key, c.series.metric, c.index) for c in found] == [

@@ -19,7 +19,6 @@ from .plot import PLOTTED_RUNS, plot_group
 from .series import MEMORY, TIME, commit_label, when
 
 
-
 def _metric(change: Change) -> str:
     """What a change is in, where it is not time."""
     return "" if change.series.metric == TIME else f" ({change.series.metric})"
