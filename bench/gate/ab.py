@@ -120,10 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     except RefusedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.INCOMPARABLE
-    except (RunError, MeasureError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return Exit.USAGE
-    except OSError as exc:
+    except (RunError, MeasureError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.USAGE
 

@@ -139,21 +139,13 @@ class Reader:
     @contextmanager
     def threads_set(self) -> Iterator[None]:
         """The library's thread count set to this reader's for the duration."""
-        if self.name == "torch":
-            previous = torch.get_num_threads()
-            torch.set_num_threads(self.threads)
-            try:
-                yield
-            finally:
-                torch.set_num_threads(previous)
-        else:
-            numba = compiled.numba
-            previous = numba.get_num_threads()
-            numba.set_num_threads(self.threads)
-            try:
-                yield
-            finally:
-                numba.set_num_threads(previous)
+        library = torch if self.name == "torch" else compiled.numba  # same thread API
+        previous = library.get_num_threads()
+        library.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            library.set_num_threads(previous)
 
     def prepare(self, x: torch.Tensor) -> Callable[[], object]:
         """A call that reads all of x once and returns its sum; x's views are
