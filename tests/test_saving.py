@@ -84,6 +84,14 @@ def test_a_whole_run_is_not_partial(suite):
     assert [p.name for p in suite.path.iterdir() if "partial" in p.name] == []
 
 
+def default_signals() -> None:
+    """In the child: SIGINT handled as Python does by default. A shell's
+    background job (`cmd &`) starts with SIGINT ignored, and a child inherits
+    that, so the signal would never reach the suite."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.spawns
 @pytest.mark.parametrize("signum", [signal.SIGINT])
 def test_an_interrupted_suite_saves_a_whole_run_marked_partial(suite, signum):
@@ -94,7 +102,8 @@ def test_an_interrupted_suite_saves_a_whole_run_marked_partial(suite, signum):
         [sys.executable, "-m", "pytest", "--benchmark-autosave", "--benchmark-max-time=0.005",
          "--benchmark-storage=store", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
          "-p", "no:xdist", "-q"],
-        cwd=suite.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=suite.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=default_signals)
     deadline = time.monotonic() + 60
     while not (suite.path / "started").exists():
         assert child.poll() is None and time.monotonic() < deadline, child.communicate()[0]
