@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -116,8 +117,9 @@ def writable_problem(folder: Path, option: str) -> str | None:
     """Why runs cannot be written to folder (created if missing), else None."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        atomic.write_bytes(folder / ".writable", b"")
-        (folder / ".writable").unlink()
+        # A probe of its own: processes saving into one folder at once do not collide.
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".writable-"):
+            pass
     except OSError as exc:
         return f"{option}: cannot save runs in {folder} ({exc.strerror or exc}); nothing was timed"
     return None
