@@ -27,7 +27,7 @@ class MissingExtra(Exception):
     def __init__(self, command: str, extra: str, missing: str):
         self.extra = extra
         super().__init__(f"{command} needs the '{extra}' extra ({missing} is missing): "
-                         f"pip install 'matmul-bench[{extra}]'")
+                         f"pip install 'matmul-bench[{extra}]'")  # as matmul.optional says it
 
     @classmethod
     def of(cls, error: ImportError, command: str, extra: str) -> MissingExtra | None:

@@ -236,9 +236,10 @@ def extra_info(workload: Workload, environment: Environment, reference_name: str
     return info
 
 
-def valid_time(seconds: float) -> bool:
-    """Whether one timed half is usable: a clock fault reads <= 0 or not finite."""
-    return math.isfinite(seconds) and seconds > 0
+def valid_times(seconds) -> np.ndarray:
+    """Which timed halves are usable: a clock fault reads <= 0 or not finite."""
+    array = np.asarray(seconds, dtype=float)
+    return np.isfinite(array) & (array > 0)
 
 
 def too_few_rounds(where: str, valid: int, total: int) -> str:
@@ -331,7 +332,7 @@ def _benchmark(entry: object, where: str) -> Benchmark:
     # each faulty round here, with its paired half.
     faults = 0
     if samples is not None:
-        keep = _valid(samples) & (_valid(reference) if reference is not None else True)
+        keep = valid_times(samples) & (valid_times(reference) if reference is not None else True)
         faults = int((~keep).sum())
         if faults:
             if keep.sum() < MIN_VALID_ROUNDS:
@@ -339,7 +340,7 @@ def _benchmark(entry: object, where: str) -> Benchmark:
             samples = samples[keep]
             reference = reference[keep] if reference is not None else None
             stats = {}  # pytest-benchmark's statistics included the faults
-    elif reference is not None and not _valid(reference).all():
+    elif reference is not None and not valid_times(reference).all():
         raise RunError(f"{where}: extra_info.{REFERENCE_DATA} holds a time <= 0 or not finite, "
                        "and without stats.data its pair cannot be dropped")
     threshold = extra.get(GATE_THRESHOLD)
@@ -410,10 +411,6 @@ def _time_array(values: object, where: str) -> np.ndarray:
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         raise RunError(f"{where}: holds a value that is not a number")
     return np.asarray(values, dtype=float)
-
-
-def _valid(array: np.ndarray) -> np.ndarray:
-    return np.isfinite(array) & (array > 0)
 
 
 def _text(value: object) -> str | None:

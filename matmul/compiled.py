@@ -245,12 +245,11 @@ def _padded(w: torch.Tensor, b: torch.Tensor, dtype: torch.dtype, multiple: int,
     with zeros to a whole multiple."""
     k, n = w.shape
     width = -(-n // multiple) * multiple
-    values = w.detach().to(dtype).numpy()
-    wp = np.zeros((width, k) if transpose else (k, width), _NUMPY[dtype])
     if transpose:
-        wp[:n] = values.T
+        wp = _transposed(w, dtype, multiple)
     else:
-        wp[:, :n] = values
+        wp = np.zeros((k, width), _NUMPY[dtype])
+        wp[:, :n] = w.detach().to(dtype).numpy()
     bias = np.zeros((1, width), _NUMPY[dtype])
     bias[0, :n] = b.detach().to(dtype).numpy()
     return wp, bias

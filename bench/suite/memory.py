@@ -32,17 +32,9 @@ import numpy as np
 import torch
 
 from bench.runs import Memory
+from matmul.optional import import_extra
 
-try:
-    import memray
-except ImportError as error:  # the optional extra is missing, or broken
-    memray = None
-    MEMRAY_MISSING = ("memray is not installed" if getattr(error, "name", None) == "memray"
-                      and isinstance(error, ModuleNotFoundError)
-                      else f"memray could not be imported ({error})"
-                      ) + ": pip install 'matmul-bench[memory]'"
-else:
-    MEMRAY_MISSING = None
+(memray,), MEMRAY_MISSING = import_extra("memory", "memray")  # missing or broken: None, why
 
 # A marker is a numpy allocation of MARKER_BYTES + its index bytes, made just
 # before a call (even index) and just after it (odd): matched by address and

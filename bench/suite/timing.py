@@ -141,8 +141,9 @@ def drop_clock_faults(stats, reference_times: list[float]) -> tuple[list[float],
     pytest-benchmark's Stats in place; returns (the reference times kept, the
     number dropped). Raises ClockFaultError when too few rounds are left."""
     data = stats.data
-    keep = [runs.valid_time(t) and runs.valid_time(r)
-            for t, r in zip(data, reference_times, strict=True)]
+    if len(data) != len(reference_times):
+        raise ValueError(f"{len(data)} timed rounds but {len(reference_times)} reference times")
+    keep = (runs.valid_times(data) & runs.valid_times(reference_times)).tolist()
     dropped = keep.count(False)
     if not dropped:
         return reference_times, 0
