@@ -75,6 +75,7 @@ class Environment:
     threads: int
     device: str
     slowdown: float = 0.0  # MATMUL_BENCH_SLOWDOWN's injected fraction (0: real code)
+    pinned_cpu: int | None = None  # the CPU the run was bound to (bench.suite.pinning)
 
 
 @dataclass(frozen=True)

@@ -43,13 +43,16 @@ from .registry import Workspace
 if numba is not None:
     import os
 
-    # numba's default OpenMP pool and torch's each spin-wait for work after a
-    # parallel region; alternating the two (every benchmark round does) left
-    # each waiting for the other's spinning threads on 2 cores. The workqueue
-    # layer does not spin (waking it costs more per parallel region, hence
-    # PARALLEL_MIN_MACS). A user's own choice in the environment wins.
-    if "NUMBA_THREADING_LAYER" not in os.environ:
-        numba.config.THREADING_LAYER = "workqueue"
+    # OpenMP first: with one thread a parallel region runs inline on the
+    # calling thread, and with more the calling thread takes a share. The
+    # workqueue layer hands every region to worker threads, which the
+    # scheduler places apart from the caller's warm caches: slower and more
+    # variable from process to process. OpenMP's spinning after a region,
+    # which would keep a core from torch's own pool, is kept short by the
+    # suite (GOMP_SPINCOUNT, bench.suite.command). A user's own choice in the
+    # environment wins.
+    if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
+        numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 # What numba computes in, for every dtype torch hands us (other dtypes: int64
 # for integers, float32 for floating point).

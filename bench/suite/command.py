@@ -26,7 +26,10 @@ SUITE_ENV = {"GOMP_SPINCOUNT": "1000", "THP_MEM_ALLOC_ENABLE": "1"}
 # one thread. NUMBA too: a parallel numba kernel otherwise resets OpenMP's
 # thread count for the torch calls after it.
 GATE_READY_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
-GATE_READY_ARGS = ("--benchmark-timer=time.process_time", "--benchmark-save-data")
+# Bound to one CPU: moved between cores, a run finds its caches cold at random
+# (bench.suite.pinning).
+GATE_READY_ARGS = ("--benchmark-timer=time.process_time", "--benchmark-save-data",
+                   "--bench-pin-cpu=auto")
 # The slowdown injection is for trying the gates out; a run never inherits it.
 SCRUBBED_ENV = ("MATMUL_BENCH_SLOWDOWN",)
 

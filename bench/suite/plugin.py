@@ -25,7 +25,7 @@ from pytest_benchmark.utils import load_timer
 from bench import policy, runs
 from bench.runs import Environment, Workload
 
-from . import machine, saving
+from . import machine, pinning, saving
 
 if TYPE_CHECKING:
     import torch
@@ -40,15 +40,31 @@ TIMING_OPTIONS = ("benchmark_enable", "benchmark_only", "benchmark_autosave", "b
                   "benchmark_save_data", "benchmark_compare", "benchmark_compare_fail",
                   "benchmark_json", "benchmark_histogram")
 WEIGHTS_SEED = 42
+PINNED_CPU = pytest.StashKey[object]()  # the CPU the run is bound to, None: not bound
 
 
 def pytest_addoption(parser):
     parser.addoption("--bench-device", default="cpu",
                      help="device for the benchmarks' tensors, e.g. cuda (default: cpu)")
+    parser.addoption("--bench-pin-cpu", default=pinning.NONE, type=_pin_choice,
+                     help="bind the run to one CPU: auto (the one it starts on; gate-ready "
+                          "runs do this), a CPU number, or none (default)")
+
+
+def _pin_choice(value: str):
+    try:
+        return pinning.parse(value)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark and xdist read these options
 def pytest_configure(config):
+    # First, before torch or numba start threads of their own: they inherit it.
+    try:
+        config.stash[PINNED_CPU] = pinning.pin(config.getoption("--bench-pin-cpu"))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
     config.addinivalue_line(
         "markers", "mnist: needs the real MNIST files (MNIST_DIR or ../shared/data/mnist)")
     config.addinivalue_line(
@@ -301,7 +317,8 @@ def timed(benchmark, request, bench_device):
             max_time=float(config.getoption("benchmark_max_time")),
             min_rounds=int(config.getoption("benchmark_min_rounds")))
         environment = Environment(torch=torch.__version__, threads=torch.get_num_threads(),
-                                  device=str(bench_device), slowdown=fraction)
+                                  device=str(bench_device), slowdown=fraction,
+                                  pinned_cpu=config.stash.get(PINNED_CPU, None))
         benchmark.extra_info.update(
             runs.extra_info(workload, environment, reference.name, reference_samples, dropped))
         if threshold is not None:
