@@ -179,3 +179,5 @@ def test_without_memray_the_suite_runs_and_records_no_memory(tmp_path, mnist_dir
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     saved = parse(json.loads(out.read_text()), out)
     assert [b.memory for b in saved.benchmarks.values()] == [None]
+    if hasattr(os, "sched_setaffinity"):  # a gate-ready run is bound to one CPU (bench.suite.pinning)
+        assert [b.environment.pinned_cpu is not None for b in saved.benchmarks.values()] == [True]

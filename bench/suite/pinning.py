@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 AUTO, NONE = "auto", "none"
+_pinned: int | None = None  # what pin() bound this process to
 
 
 def parse(value: str) -> str | int:
@@ -67,7 +68,14 @@ def pin(choice: str | int) -> int | None:
             os.sched_setaffinity(task, {cpu})
         except OSError:  # a thread that ended meanwhile
             pass
+    global _pinned
+    _pinned = cpu
     return cpu
+
+
+def pinned_cpu() -> int | None:
+    """The CPU pin() bound this process to; None when it did not."""
+    return _pinned
 
 
 def _threads() -> list[int]:

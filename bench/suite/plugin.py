@@ -40,7 +40,6 @@ TIMING_OPTIONS = ("benchmark_enable", "benchmark_only", "benchmark_autosave", "b
                   "benchmark_save_data", "benchmark_compare", "benchmark_compare_fail",
                   "benchmark_json", "benchmark_histogram")
 WEIGHTS_SEED = 42
-PINNED_CPU = pytest.StashKey[object]()  # the CPU the run is bound to, None: not bound
 
 
 def pytest_addoption(parser):
@@ -62,7 +61,7 @@ def _pin_choice(value: str):
 def pytest_configure(config):
     # First, before torch or numba start threads of their own: they inherit it.
     try:
-        config.stash[PINNED_CPU] = pinning.pin(config.getoption("--bench-pin-cpu"))
+        pinning.pin(getattr(config.option, "bench_pin_cpu", pinning.NONE))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
     config.addinivalue_line(
@@ -318,7 +317,7 @@ def timed(benchmark, request, bench_device):
             min_rounds=int(config.getoption("benchmark_min_rounds")))
         environment = Environment(torch=torch.__version__, threads=torch.get_num_threads(),
                                   device=str(bench_device), slowdown=fraction,
-                                  pinned_cpu=config.stash.get(PINNED_CPU, None))
+                                  pinned_cpu=pinning.pinned_cpu())
         benchmark.extra_info.update(
             runs.extra_info(workload, environment, reference.name, reference_samples, dropped))
         if threshold is not None:
