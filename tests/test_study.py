@@ -42,7 +42,7 @@ LOOKS = schedule(4, 12, 0.05)  # 4, 5, 7, 9, 12 blocks
 
 
 def test_every_gate_is_counted_on_the_same_processes(tmp_path):
-    result = judging.judge(study_folder(tmp_path), looks=LOOKS, comparisons=20, seed=1)
+    result = judging.judge(study_folder(tmp_path), looks=LOOKS, comparisons=20, seed=1, fixed=8)
     assert result["effects"]["slow"][MODULE + "test_matmul[einsum-rows500]"][0] > 1.2
     for condition in ("quiet", "noisy neighbour"):
         data = result["conditions"][condition]
@@ -57,6 +57,9 @@ def test_every_gate_is_counted_on_the_same_processes(tmp_path):
         # Its cost: the recorded wall times of the groups it drew (4-6 s a process).
         assert all(8.0 * n <= s <= 12.0 * n for s, n in zip(ours.seconds, ours.blocks))
         assert len(set(ours.seconds)) > 1
+        fixed = data["tallies"]["fixed"]  # one look at 8 blocks, as bench ab --processes 8
+        assert set(fixed.blocks) == {8} and fixed.aa_alarm.total == 20
+        assert (fixed.detect["slow"].hits, fixed.detect["slow"].total) == (20, 20)
         for single in ("previous", "stock"):
             tally = data["tallies"][single]
             assert tally.aa_alarm.total == 12 and tally.detect["slow"].total == 12
@@ -64,7 +67,9 @@ def test_every_gate_is_counted_on_the_same_processes(tmp_path):
     rows = parse(table(result, Settings(), LOOKS))
     gates = [r["gate"] for r in rows]
     assert gates[0].startswith("ours: `python -m bench ab` (looks at 4, 5, 7, 9, 12 blocks")
-    assert gates[1:] == ["ours", "previous single-run gate (1 process a side, run noise 1.5 %)",
+    assert gates[1:] == ["ours", "ours at one look: `python -m bench ab --processes 8` (no "
+                         "stopping early)", "ours at one look",
+                         "previous single-run gate (1 process a side, run noise 1.5 %)",
                          "previous single-run gate",
                          "stock `--benchmark-compare-fail=mean:10%` (1 process a side)", "stock"]
     ours = rows[0]
@@ -76,7 +81,8 @@ def test_every_gate_is_counted_on_the_same_processes(tmp_path):
     assert ours["wall time per comparison"].endswith("min")
     quiet = result["conditions"]["quiet"]["tallies"]["ours"].blocks
     assert float(ours["mean blocks per comparison"]) == round(sum(quiet) / len(quiet), 1)
-    assert rows[2]["mean blocks per comparison"] == "1.0"
+    assert rows[2]["mean blocks per comparison"] == "8.0"
+    assert rows[4]["mean blocks per comparison"] == "1.0"
 
 
 def test_a_patch_that_no_longer_fits_the_code_fails_loudly(tmp_path):
@@ -110,8 +116,9 @@ def test_the_cli_judges_a_recorded_study_with_the_look_options(tmp_path, capsys)
 
     folder = study_folder(tmp_path)
     assert main(["--from", str(folder), "--min-processes", "4", "--max-processes", "12",
-                 "--comparisons", "5"]) == 0
-    assert "looks at 4, 5, 7, 9, 12 blocks" in (folder / "study.md").read_text()
+                 "--comparisons", "5", "--fixed", "0"]) == 0
+    text = (folder / "study.md").read_text()
+    assert "looks at 4, 5, 7, 9, 12 blocks" in text and "ours at one look" not in text
     ours = json.loads((folder / "study.json").read_text())["conditions"]["quiet"]["tallies"]["ours"]
     assert len(ours["blocks"]) == len(ours["seconds"]) == 10
     capsys.readouterr()
@@ -119,3 +126,5 @@ def test_the_cli_judges_a_recorded_study_with_the_look_options(tmp_path, capsys)
     assert capsys.readouterr().err.strip() == ("error: --min-processes must be at least 2: the "
                                                "spread between processes is measured from them, "
                                                "got 1")
+    assert main(["--from", str(folder), "--fixed", "1"]) == 2
+    assert "--fixed must be 0 (none) or at least 2 blocks, got 1" in capsys.readouterr().err

@@ -2,8 +2,8 @@
 changes, for our gate, the previous single-run gate and stock mean:10%.
 
     python -m bench study [--out DIR | --from DIR] [--groups 48] [--truth 16]
-        [--min-processes 6] [--max-processes 24] [--processes N] [--comparisons 200]
-        [-k SUBSET] [--max-time T] [--seed S]
+        [--min-processes 6] [--max-processes 24] [--processes N] [--fixed 16]
+        [--comparisons 200] [-k SUBSET] [--max-time T] [--seed S]
 
 Trees (in DIR/trees): the working tree (base), an identical copy (same: the
 A/A comparisons), and one copy per plausible patch (bench.gate.study.patches).
@@ -14,7 +14,8 @@ a noisy neighbour (a process streaming through memory on one core), in
 DIR/main/. Every gate judges the same processes (bench.gate.study.judge);
 ours by the sequential rule of `bench ab` (the same look options), drawing
 groups in random order until it stops, so the table gives the mean blocks
-and wall time per comparison beside false alarms and detection;
+and wall time per comparison beside false alarms and detection; and, for
+what stopping early saves, ours at one look of --fixed blocks;
 DIR/study.md and DIR/study.json hold the table. --from DIR judges a recorded
 study again without measuring.
 """
@@ -40,6 +41,9 @@ from . import judge as judging
 from . import previous
 from .patches import PATCHES
 from .record import BASE, SAME, prepare_trees, record
+
+# The blocks the gate ran before it stopped early: the study's point of comparison.
+FIXED = 16
 
 
 @dataclass(frozen=True)
@@ -108,12 +112,14 @@ def table(result: dict, settings: Settings, looks: tuple[Look, ...]) -> str:
     names = {"ours": (f"ours: `python -m bench ab` (looks at {schedule} blocks, "
                       f"±{settings.threshold * 100:g} %, "
                       f"{settings.alpha * 100:g} % family-wise, {settings.statistic})", "ours"),
+             "fixed": (f"ours at one look: `python -m bench ab --processes "
+                       f"{result.get('fixed_blocks')}` (no stopping early)", "ours at one look"),
              "previous": ("previous single-run gate (1 process a side, run noise "
                           f"{previous.RUN_NOISE * 100:g} %)", "previous single-run gate"),
              "stock": (f"stock `--benchmark-compare-fail=mean:{previous.STOCK_PERCENT}%` "
                        "(1 process a side)", "stock")}
     rows = [Line(names[gate][index > 0], condition, data["tallies"][gate])
-            for gate in names
+            for gate in names if result.get("fixed_blocks") or gate != "fixed"
             for index, (condition, data) in enumerate(result["conditions"].items())]
     changed = {p: [r for _, r in found] for p, found in effects.items() if found}
     benchmarks = max((len(eff) for eff in result["effects"].values()), default=0)
@@ -129,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="groups of one process per tree, half of them noisy (default: enough "
                         "for each condition to reach the last look)")
     p.add_argument("--truth", type=int, default=16, help="blocks of each patch's long run")
+    p.add_argument("--fixed", type=int, default=FIXED, metavar="N",
+                   help="also judge our gate at one look of N blocks, for what stopping early "
+                        f"saves (default {FIXED}, the gate's former blocks; 0: not)")
     p.add_argument("--comparisons", type=int, default=200,
                    help="random orders of groups our gate judges, per condition and tree")
     p.add_argument("-k", dest="subset", default=DEFAULT_SUBSET)
@@ -139,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     try:
         looks = looks_from(args, settings.alpha)
+        if args.fixed == 1 or args.fixed < 0:
+            raise ValueError(f"--fixed must be 0 (none) or at least 2 blocks, got {args.fixed}")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.USAGE
@@ -157,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                noisy_share=0.5, **options)
         (folder / "study-settings.json").write_text(json.dumps(vars(args), default=str, indent=1))
     result = judging.judge(folder, looks=looks, comparisons=args.comparisons, seed=args.seed,
-                           settings=settings)
+                           settings=settings, fixed=args.fixed)
     text = table(result, settings, looks)
     print(text)
     (folder / "study.md").write_text(text + "\n", encoding="utf-8")

@@ -13,6 +13,8 @@
   upper bound, since `bench ab`'s later blocks run only the undecided
   benchmarks where a recorded group ran them all. Orders share groups, so
   they are not independent comparisons.
+- Ours at one look (`fixed`, optional): the same draws at a single look of
+  that many blocks (`bench ab --processes N`), what stopping early saves.
 - The single-run gates: every group gives one comparison of one process each.
 
 A false alarm is a "regressed" verdict on a benchmark that is unchanged:
@@ -111,8 +113,9 @@ def _ours(base: dict[int, runs.Run], other: dict[int, runs.Run], groups: list[in
 
 
 def judge(folder: Path, *, looks: tuple[Look, ...], comparisons: int, seed: int,
-          settings: Settings = Settings()) -> dict:
-    """Tallies per condition and gate, as JSON-ready numbers, plus what was compared."""
+          settings: Settings = Settings(), fixed: int | None = None) -> dict:
+    """Tallies per condition and gate, as JSON-ready numbers, plus what was compared;
+    fixed: also our gate at one look of that many blocks."""
     log = json.loads((folder / "main" / "groups.json").read_text())
     trees = sorted({name for entry in log for name in entry["order"]})
     patches = [t for t in trees if t not in (BASE, SAME)]
@@ -122,24 +125,29 @@ def judge(folder: Path, *, looks: tuple[Look, ...], comparisons: int, seed: int,
     recorded = {e["group"]: e["seconds"] for e in log}  # each process's wall time
     result = {"effects": {p: {k: [e.ratio, e.low, e.high] for k, e in eff.items()}
                           for p, eff in effects.items()},
-              "seconds_per_process": seconds, "conditions": {}}
+              "seconds_per_process": seconds, "fixed_blocks": fixed, "conditions": {}}
+    sequential_gates = {"ours": looks}
+    if fixed:
+        sequential_gates["fixed"] = sequential.schedule(fixed, fixed, settings.alpha)
     rng = random.Random(seed)
     for condition, noisy in (("quiet", False), ("noisy neighbour", True)):
         groups = [e["group"] for e in log if e["noisy"] == noisy]
-        tallies = {"ours": GateTallies(), "previous": GateTallies(), "stock": GateTallies()}
+        tallies = {name: GateTallies() for name in [*sequential_gates, "previous", "stock"]}
         for other in [SAME, *patches]:
             changed = ({k for k, e in effects[other].items() if e.ratio >= 1 + REAL_CHANGE}
                        if other != SAME else set())
             unchanged = (None if other == SAME else
                          {k for k, e in effects[other].items()
                           if e.low >= 1 - UNCHANGED and e.high <= 1 + UNCHANGED})
-            for _ in range(comparisons if len(groups) >= looks[0].blocks else 0):
-                verdicts, used = _ours(tree_runs[BASE], tree_runs[other], groups, looks, rng,
-                                       settings)
-                _count(tallies["ours"], other, verdicts, changed, unchanged)
-                tallies["ours"].seconds.append(
-                    sum(recorded[g][BASE] + recorded[g][other] for g in used))
-                tallies["ours"].blocks.append(len(used))
+            for name, gate_looks in sequential_gates.items():
+                tally = tallies[name]
+                for _ in range(comparisons if len(groups) >= gate_looks[0].blocks else 0):
+                    verdicts, used = _ours(tree_runs[BASE], tree_runs[other], groups,
+                                           gate_looks, rng, settings)
+                    _count(tally, other, verdicts, changed, unchanged)
+                    tally.seconds.append(sum(recorded[g][BASE] + recorded[g][other]
+                                             for g in used))
+                    tally.blocks.append(len(used))
             for g in groups:
                 base, cand = tree_runs[BASE][g], tree_runs[other][g]
                 for name, gate in (("previous", previous.previous_gate),
