@@ -1,11 +1,12 @@
 """python -m bench ab's orchestration: worktrees of both revisions, blocks in a
-recorded random order, confirming blocks for straddling benchmarks, the
-verdict files, and nothing left behind. The benchmark processes themselves are
+recorded random order, looks of the sequential rule with blocks of their own
+for undecided benchmarks, the verdict files, and nothing left behind. The benchmark processes themselves are
 replaced by synthetic runs (tests/synthetic_runs.py): a real A/B run takes
 minutes (README, "Regression gate", shows one)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -94,20 +95,57 @@ def test_the_working_tree_is_the_default_candidate(repo, fake_measure, tmp_path)
     assert "working tree" in json.loads((out / "ab.json").read_text())["candidate"]["label"]
 
 
-def test_straddling_benchmarks_get_confirming_blocks_of_their_own(repo, fake_measure, tmp_path):
+def test_undecided_benchmarks_get_blocks_of_their_own_until_the_last_look(repo, fake_measure,
+                                                                           tmp_path):
     (repo / "speed.txt").write_text("1.06")  # just past the threshold: the interval straddles it
     out = tmp_path / "ab"
-    ab.main(["HEAD~1", "--processes", "4", "--seed", "5", "--confirm", "8", "--out", str(out)])
-    blocks = json.loads((out / "ab.json").read_text())["blocks"]
-    confirming = [b for b in blocks if b["targets"] != "subset"]
-    assert confirming, "no confirming block was run"
-    assert all(b["targets"] == [MODULE + "test_matmul[einsum-rows500]"] for b in confirming)
-    assert len(blocks) <= 4 + 8
+    ab.main(["HEAD~1", "--min-processes", "4", "--max-processes", "12", "--seed", "5",
+             "--out", str(out)])
+    manifest = json.loads((out / "ab.json").read_text())
+    assert manifest["schedule"] == [4, 5, 7, 9, 12]
+    assert math.isclose(sum(manifest["look_alpha"]), 0.05)
+    blocks = manifest["blocks"]
+    later = [b for b in blocks if b["targets"] != "subset"]
+    assert [b["block"] for b in blocks if b["targets"] == "subset"] == [1, 2, 3, 4]
+    assert later, "no block was run for the undecided benchmark"
+    # Each look gives the next blocks to the benchmarks still undecided, only them.
+    assert all(set(b["targets"]) >= set(c["targets"]) for b, c in zip(later, later[1:]))
+    assert later[-1]["targets"] == [MODULE + "test_matmul[einsum-rows500]"]
+    assert len(blocks) in manifest["schedule"]
+    gate = json.loads((out / "gate.json").read_text())
+    assert gate["sequential"]["blocks"] == len(blocks)
+    assert gate["sequential"]["looks"][0] == {"look": 1, "blocks": 4,
+                                              "alpha": manifest["look_alpha"][0]}
+    by_name = {b["benchmark"]: b for b in gate["benchmarks"]}
+    einsum = by_name[MODULE + "test_matmul[einsum-rows500]"]
+    assert einsum["processes"][0] == len(blocks)
+    assert einsum["look"] == gate["sequential"]["stopped_at_look"] > 1
+    assert "look" in (out / "gate.md").read_text()
+
+
+def test_a_clear_comparison_stops_at_an_early_look(repo, fake_measure, tmp_path, capsys):
+    out = tmp_path / "ab"
+    assert ab.main(["HEAD~1", "HEAD", "--min-processes", "6", "--max-processes", "24",
+                    "--seed", "2", "--out", str(out)]) == 1
+    manifest = json.loads((out / "ab.json").read_text())
+    gate = json.loads((out / "gate.json").read_text())
+    assert len(manifest["blocks"]) < 24 and manifest["stopped_at_look"] < 5
+    by_name = {b["benchmark"]: b for b in gate["benchmarks"]}
+    einsum = by_name[MODULE + "test_matmul[einsum-rows500]"]
+    assert (einsum["verdict"], einsum["look"], einsum["processes"]) == ("regressed", 1, [6, 6])
+    assert by_name[MODULE + "test_matmul[broadcast-rows5]"]["verdict"] == "no change"
+    assert "every benchmark decided by look" in capsys.readouterr().out
 
 
 def test_refuses_too_few_processes_and_a_used_folder(repo, fake_measure, tmp_path, capsys):
     assert ab.main(["HEAD", "--processes", "1"]) == 2
     assert "at least 2" in capsys.readouterr().err
+    assert ab.main(["HEAD", "--min-processes", "1"]) == 2
+    assert "--min-processes must be at least 2" in capsys.readouterr().err
+    assert ab.main(["HEAD", "--min-processes", "8", "--max-processes", "6"]) == 2
+    err = capsys.readouterr().err
+    assert "--max-processes (6) must be at least --min-processes (8)" in err
+    assert len(err.strip().splitlines()) == 1
     used = tmp_path / "used"
     used.mkdir()
     (used / "x").write_text("")
@@ -138,7 +176,7 @@ def test_a_signal_after_two_blocks_leaves_nothing_behind_and_the_rerun_resumes(
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": str(FAKE_AB.parents[1])}
     command = [sys.executable, str(FAKE_AB), "HEAD~1", "HEAD", "--processes", "6", "--seed", "3",
-               "--confirm", "0", "--out", str(out)]
+               "--out", str(out)]
     child = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -181,7 +219,7 @@ def test_an_interrupted_run_of_other_settings_is_not_resumed(repo, fake_measure,
     (out / "ab.json").write_text(json.dumps({"seed": 3, "subset": "other", "blocks": []}))
     assert ab.main(["HEAD~1", "HEAD", "--processes", "4", "--seed", "3", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "interrupted run of other settings" in err and "subset" in err
+    assert "interrupted run of other settings" in err and "subset" in err and "schedule" in err
     assert fake_measure == []
 
 
@@ -203,8 +241,7 @@ def test_a_crashed_block_runs_once_more_then_is_set_aside(repo, fake_measure, mo
 
     monkeypatch.setattr(ab, "measure", flaky)
     out = tmp_path / "ab"
-    code = ab.main(["HEAD~1", "HEAD", "--processes", "6", "--seed", "1", "--confirm", "0",
-                    "--out", str(out)])
+    code = ab.main(["HEAD~1", "HEAD", "--processes", "6", "--seed", "1", "--out", str(out)])
     stdout = capsys.readouterr().out
     assert code == 1, stdout
     assert "block 2: benchmark process in base failed (-11):; running it once more" in stdout

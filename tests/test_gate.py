@@ -204,6 +204,20 @@ def test_the_trimmed_mean_sets_aside_a_far_process_and_the_mean_does_not():
     assert (trimmed.df, mean.df) == (5, 9)
 
 
+@pytest.mark.parametrize("statistic", sorted(STATISTICS))
+def test_many_samples_at_once_give_each_samples_own_interval(statistic):
+    """paired_bounds (the sequential rule's simulation) is paired, sample by sample."""
+    estimator = STATISTICS[statistic]
+    rng = np.random.default_rng(3)
+    for n in (2, 4, 6, 17):
+        samples = rng.standard_t(3, (5, n)) * 0.02
+        ratio, low, high = estimator.paired_bounds(samples, 0.001)
+        for i, sample in enumerate(samples):
+            one = estimator.paired(sample, 0.001, 0.05)
+            assert (ratio[i], low[i], high[i]) == pytest.approx((one.ratio, one.low, one.high),
+                                                                rel=1e-12)
+
+
 def test_the_settings_choose_the_statistic(tmp_path):
     base, cand = sides(tmp_path, 8, factors={"einsum-rows500": 1.15})
     key = MODULE + "test_matmul[einsum-rows500]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bench.gate.compare import Settings
+from bench.gate.sequential import schedule
 from bench.gate.study import judge as judging
 from bench.gate.study.cli import table
 from bench.gate.study.patches import PATCHES, Patch
@@ -21,7 +22,7 @@ def write_group(folder, tree, index, seed, factors=None):
     path.write_text(json.dumps(make_run(SUITE, seed=seed, factors=factors)))
 
 
-def study_folder(tmp_path, groups=12):
+def study_folder(tmp_path, groups=24):
     for index in range(8):  # the patch's long run
         write_group(tmp_path / "truth" / "slow", "base", index, 1000 + 2 * index)
         write_group(tmp_path / "truth" / "slow", "slow", index, 1001 + 2 * index, SLOWED)
@@ -30,30 +31,45 @@ def study_folder(tmp_path, groups=12):
         for offset, (tree, factors) in enumerate((("base", None), ("same", None),
                                                   ("slow", SLOWED))):
             write_group(tmp_path / "main", tree, index, 10 * index + offset, factors)
+        pace = 4.0 + index % 3  # each process's recorded wall time
         log.append({"group": index, "noisy": index % 2 == 1, "order": ["base", "same", "slow"],
-                    "seconds": {"base": 5.0, "same": 5.0, "slow": 5.0}})
+                    "seconds": {"base": pace, "same": pace, "slow": pace}})
     (tmp_path / "main" / "groups.json").write_text(json.dumps(log))
     return tmp_path
 
 
+LOOKS = schedule(4, 12, 0.05)  # 4, 5, 7, 9, 12 blocks
+
+
 def test_every_gate_is_counted_on_the_same_processes(tmp_path):
-    result = judging.judge(study_folder(tmp_path), blocks=4, confirm=2, comparisons=20, seed=1)
+    result = judging.judge(study_folder(tmp_path), looks=LOOKS, comparisons=20, seed=1, fixed=8)
     assert result["effects"]["slow"][MODULE + "test_matmul[einsum-rows500]"][0] > 1.2
     for condition in ("quiet", "noisy neighbour"):
         data = result["conditions"][condition]
-        assert data["groups"] == 6
+        assert data["groups"] == 12
         ours = data["tallies"]["ours"]
         assert (ours.aa_alarm.hits, ours.aa_alarm.total) == (0, 20)
         assert (ours.detect["slow"].hits, ours.detect["slow"].total) == (20, 20)
         assert ours.patch_alarm["slow"].hits == 0
-        assert all(4 * 10.0 <= s <= 6 * 10.0 for s in ours.seconds)  # blocks used x 2 processes
+        # The sequential rule drew a look's groups, and stopped before the last at times.
+        assert len(ours.blocks) == 40 and set(ours.blocks) <= {4, 5, 7, 9, 12}
+        assert min(ours.blocks) < 12
+        # Its cost: the recorded wall times of the groups it drew (4-6 s a process).
+        assert all(8.0 * n <= s <= 12.0 * n for s, n in zip(ours.seconds, ours.blocks))
+        assert len(set(ours.seconds)) > 1
+        fixed = data["tallies"]["fixed"]  # one look at 8 blocks, as bench ab --processes 8
+        assert set(fixed.blocks) == {8} and fixed.aa_alarm.total == 20
+        assert (fixed.detect["slow"].hits, fixed.detect["slow"].total) == (20, 20)
         for single in ("previous", "stock"):
             tally = data["tallies"][single]
-            assert tally.aa_alarm.total == 6 and tally.detect["slow"].total == 6
-    rows = parse(table(result, Settings(), blocks=4))
+            assert tally.aa_alarm.total == 12 and tally.detect["slow"].total == 12
+            assert set(tally.blocks) == {1}
+    rows = parse(table(result, Settings(), LOOKS))
     gates = [r["gate"] for r in rows]
-    assert gates[0].startswith("ours: `python -m bench ab` (4 blocks + up to 8 confirming")
-    assert gates[1:] == ["ours", "previous single-run gate (1 process a side, run noise 1.5 %)",
+    assert gates[0].startswith("ours: `python -m bench ab` (looks at 4, 5, 7, 9, 12 blocks")
+    assert gates[1:] == ["ours", "ours at one look: `python -m bench ab --processes 8` (no "
+                         "stopping early)", "ours at one look",
+                         "previous single-run gate (1 process a side, run noise 1.5 %)",
                          "previous single-run gate",
                          "stock `--benchmark-compare-fail=mean:10%` (1 process a side)", "stock"]
     ours = rows[0]
@@ -63,6 +79,10 @@ def test_every_gate_is_counted_on_the_same_processes(tmp_path):
     assert ours[detects].startswith("100.0 % (20/20)")
     assert ours["false alarms in patched comparisons (unchanged benchmarks)"].startswith("0.0 %")
     assert ours["wall time per comparison"].endswith("min")
+    quiet = result["conditions"]["quiet"]["tallies"]["ours"].blocks
+    assert float(ours["mean blocks per comparison"]) == round(sum(quiet) / len(quiet), 1)
+    assert rows[2]["mean blocks per comparison"] == "8.0"
+    assert rows[4]["mean blocks per comparison"] == "1.0"
 
 
 def test_a_patch_that_no_longer_fits_the_code_fails_loudly(tmp_path):
@@ -89,3 +109,22 @@ def test_the_study_patches_fit_the_code_as_it_is(tmp_path):
         patch.apply(tree)
         for name, _old, new in patch.edits:
             assert new in (tree / name).read_text()
+
+
+def test_the_cli_judges_a_recorded_study_with_the_look_options(tmp_path, capsys):
+    from bench.gate.study.cli import main
+
+    folder = study_folder(tmp_path)
+    assert main(["--from", str(folder), "--min-processes", "4", "--max-processes", "12",
+                 "--comparisons", "5", "--fixed", "0"]) == 0
+    text = (folder / "study.md").read_text()
+    assert "looks at 4, 5, 7, 9, 12 blocks" in text and "ours at one look" not in text
+    ours = json.loads((folder / "study.json").read_text())["conditions"]["quiet"]["tallies"]["ours"]
+    assert len(ours["blocks"]) == len(ours["seconds"]) == 10
+    capsys.readouterr()
+    assert main(["--from", str(folder), "--min-processes", "1"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --min-processes must be at least 2: the "
+                                               "spread between processes is measured from them, "
+                                               "got 1")
+    assert main(["--from", str(folder), "--fixed", "1"]) == 2
+    assert "--fixed must be 0 (none) or at least 2 blocks, got 1" in capsys.readouterr().err

@@ -1,24 +1,28 @@
 """A/B regression gate between two git revisions, in interleaved fresh processes.
 
-    python -m bench ab BASE [CANDIDATE] [-k EXPR] [--processes N] [--out DIR]
-        [--seed S] [--max-time SECONDS] [--confirm N] [gate options]
+    python -m bench ab BASE [CANDIDATE] [-k EXPR] [--min-processes 6]
+        [--max-processes 24] [--processes N] [--out DIR] [--seed S]
+        [--max-time SECONDS] [gate options]
 
 BASE and CANDIDATE are git revisions (CANDIDATE defaults to the working tree,
 uncommitted changes included); each is checked out in its own worktree and
-imported from there. The suite runs in N blocks; each block runs one fresh
+imported from there. The suite runs in blocks; each block runs one fresh
 gate-ready process per side (bench.suite.command), in a random order (seeded
 and recorded), so drift of the machine hits both sides alike. The gate
-(bench.gate.decide) then measures the spread between processes from the
-blocks. A benchmark whose interval still straddles the threshold gets
-confirming blocks of its own, up to --confirm more. Memory (each call's peak
-allocation, where the processes recorded it) is judged beside time
-(bench.gate.memory).
+(bench.gate.decide) measures the spread between processes from the blocks,
+at looks from --min-processes to --max-processes blocks (bench.gate.sequential):
+after each look only the benchmarks still undecided get the next blocks, and
+the run stops once every benchmark is decided. --processes N is one look at
+N blocks (it replaces the former fixed --processes with --confirm). Memory
+(each call's peak allocation, where the processes recorded it) is judged
+beside time from all the blocks (bench.gate.memory).
 
 Writes DIR/base/block-NNN.json and DIR/candidate/block-NNN.json (the saved
-runs), DIR/ab.json (revisions, seed, order, settings) and the verdicts in
-DIR/gate.md and DIR/gate.json. A block whose process crashes or saves an
-unusable run is run once more, then set aside (DIR/set-aside/block-NNN.log);
-the verdict comes from the other blocks. Ctrl-C or SIGTERM removes the
+runs), DIR/ab.json (revisions, seed, order, the looks, settings) and the
+verdicts in DIR/gate.md and DIR/gate.json, with the look that decided each.
+A block whose process crashes or saves an unusable run is run once more,
+then set aside (DIR/set-aside/block-NNN.log); the verdict comes from the
+other blocks. Ctrl-C or SIGTERM removes the
 worktrees and keeps the finished blocks; the same command with the same
 --out resumes from them (same seed, same order). Exit status as `python -m
 bench.gate`: 0 no regression, 1 regression (of time or memory), 2 unusable
@@ -34,6 +38,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 from bench import atomic, cli, runs
@@ -43,16 +48,16 @@ from bench.runs import RunError
 from bench.suite.mnist import local_mnist_dir, mnist_dir_problem
 from bench.tree import MeasureError, Tree, digest, git, measure, repository_root, side_env, snapshot, worktree
 
-from . import output
-from .blocks import DEFAULT_CONFIRM, DEFAULT_MAX_TIME, DEFAULT_PROCESSES, DEFAULT_SUBSET, confirm
+from . import output, sequential
+from .blocks import DEFAULT_MAX_TIME, DEFAULT_SUBSET
 from .compare import RefusedError, Settings, compare, exit_code
-from .options import add_gate_arguments, settings_from
+from .options import add_gate_arguments, add_look_arguments, looks_from, settings_from
 
 SIDES = ("base", "candidate")
 MANIFEST = "ab.json"
 SET_ASIDE = "set-aside"
 # What a resumed run must share with the run it resumes.
-RESUMED_FIELDS = ("base", "candidate_id", "seed", "subset", "max_time", "processes", "confirm")
+RESUMED_FIELDS = ("base", "candidate_id", "seed", "subset", "max_time", "schedule")
 
 
 def judge(out: Path, settings: Settings):
@@ -67,28 +72,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("candidate", nargs="?", help="git revision (default: the working tree)")
     p.add_argument("-k", dest="subset", default=DEFAULT_SUBSET,
                    help=f"pytest -k expression of the gated benchmarks (default {DEFAULT_SUBSET!r})")
-    p.add_argument("--processes", type=int, default=DEFAULT_PROCESSES,
-                   help=f"blocks, i.e. processes per side (default {DEFAULT_PROCESSES})")
-    p.add_argument("--confirm", type=int, default=DEFAULT_CONFIRM,
-                   help="at most this many more blocks for benchmarks whose interval straddles "
-                        f"the threshold (default {DEFAULT_CONFIRM})")
     p.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME,
                    help=f"--benchmark-max-time per benchmark and process (default {DEFAULT_MAX_TIME})")
     p.add_argument("--seed", type=int, default=None, help="seed of the block order (default: random)")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the runs and verdicts (default .benchmarks/ab/<time>)")
+    add_look_arguments(p)
     add_gate_arguments(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.processes < 2:
-        print("error: --processes must be at least 2: the spread between processes is "
-              "measured from them", file=sys.stderr)
-        return Exit.USAGE
     try:
         settings = settings_from(args)
+        looks = looks_from(args, settings.alpha)
         root = repository_root(Path.cwd())
     except (ValueError, RunError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -108,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: --out {out}: cannot write there ({exc.strerror or exc})", file=sys.stderr)
         return Exit.USAGE
-    ab = ABRun(args, settings, root, out, previous)
+    ab = ABRun(args, settings, looks, root, out, previous)
     try:
         with interruptible():
             return ab.run()
@@ -144,8 +142,9 @@ def previous_manifest(out: Path) -> dict | None:
 class ABRun:
     """One `bench ab` run into out, resuming the finished blocks of `previous`."""
 
-    def __init__(self, args, settings: Settings, root: Path, out: Path, previous: dict | None):
-        self.args, self.settings, self.root, self.out = args, settings, root, out
+    def __init__(self, args, settings: Settings, looks: tuple[sequential.Look, ...], root: Path,
+                 out: Path, previous: dict | None):
+        self.args, self.settings, self.looks, self.root, self.out = args, settings, looks, root, out
         self.previous = previous or {}
         self.manifest: dict = {}
         # Blocks of the interrupted run, by index: finished, and set aside.
@@ -177,31 +176,37 @@ class ABRun:
                 "base": {"revision": args.base, "sha": base_sha},
                 "candidate": {"revision": args.candidate or "working tree", "label": cand_label},
                 "candidate_id": cand_id, "seed": seed, "subset": args.subset,
-                "max_time": args.max_time, "processes": args.processes, "confirm": args.confirm,
+                "max_time": args.max_time, "schedule": [look.blocks for look in self.looks],
+                "look_alpha": [look.alpha for look in self.looks],
                 "settings": output.as_json([], self.settings)["settings"],
                 "blocks": [], "set_aside": []}
             self.check_resumable()
             self.rng = random.Random(seed)
-            for index in range(1, args.processes + 1):
+            first = self.looks[0].blocks
+            for index in range(1, first + 1):
                 self.block(index, [])
-            self.index = args.processes
-            confirm(lambda: self.judge()[2], self.confirming, args.confirm)
-            base, _, rows = self.judge()
+            self.index = first
+            result = sequential.run(self.looks, self.judge_at, self.more_blocks,
+                                    self.settings.detect)
+            rows = result.rows
         wall = time.perf_counter() - self.started + self.previous.get("elapsed_s", 0)
         self.manifest["wall_s"] = round(wall, 1)
+        self.manifest["stopped_at_look"] = result.stopped.number
         self.save_manifest()
         kept, aside = len(self.manifest["blocks"]), len(self.manifest["set_aside"])
         header = (f"Base {args.base} ({base_sha[:12]}) against {cand_label}: "
                   f"{kept} blocks of one fresh process per side in random order "
-                  f"(seed {seed}), -k \"{args.subset}\", {base[0].machine['cpu']}, "
-                  f"{wall / 60:.1f} min."
+                  f"(seed {seed}), -k \"{args.subset}\", {self.base[0].machine['cpu']}, "
+                  f"{wall / 60:.1f} min. {output.looks_text(self.looks, result)}"
                   + (f" {aside} block(s) set aside (a process crashed or saved an unusable "
                      f"run twice; see {SET_ASIDE}/): the verdict comes from the other "
                      f"{kept}." if aside else ""))
         print(output.text_table(rows, self.settings))
+        print(f"\n{output.looks_text(self.looks, result)}")
         if aside:
             print(f"\n{aside} block(s) set aside; the verdict comes from the other {kept}")
-        output.write(rows, self.settings, out / "gate.md", out / "gate.json", header)
+        output.write(rows, self.settings, out / "gate.md", out / "gate.json", header,
+                     output.looks_json(self.looks, result, kept))
         print(f"\nruns and verdicts in {out} ({wall:.0f} s)")
         return exit_code(rows, self.settings)
 
@@ -217,12 +222,13 @@ class ABRun:
         print(f"resuming the interrupted run in {self.out}: {len(self.done)} finished "
               f"block(s) kept, seed {self.manifest['seed']}", flush=True)
 
-    def judge(self):
-        return judge(self.out, self.settings)
+    def judge_at(self, look: sequential.Look):
+        """Every row from the blocks so far, with this look's share of alpha."""
+        self.base, _, rows = judge(self.out, replace(self.settings, alpha=look.alpha))
+        return rows
 
-    def confirming(self, keys: list[str], count: int) -> int:
-        print(f"confirming {len(keys)} benchmark(s) whose interval straddles the threshold",
-              flush=True)
+    def more_blocks(self, keys: list[str], count: int) -> int:
+        print(f"{len(keys)} benchmark(s) undecided: {count} more block(s) for them", flush=True)
         for _ in range(count):
             self.index += 1
             self.block(self.index, keys)

@@ -90,6 +90,7 @@ class Row:
     dropped: int = 0                    # rounds dropped for clock faults, over both sides
     metric: str = TIME                  # or a memory metric (bench.gate.memory)
     memory: MemoryChange | None = None  # the peaks compared, for a memory row
+    look: int | None = None             # the sequential look that decided it (bench ab)
 
     @property
     def too_noisy(self) -> bool:
@@ -164,7 +165,7 @@ def compare(base: list[Run], candidate: list[Run], settings: Settings = Settings
            if k not in keys]
     measured = [k for k in keys if any(k in run.benchmarks for run in candidate)]
     family = max(1, len(measured)) if settings.family_wise else 1
-    tail = settings.alpha / 2 / family  # both tails
+    tail = decide.tail(settings.alpha, family)
     rows = []
     for key in keys:
         first_base = next(run.benchmarks[key] for run in base if key in run.benchmarks)

@@ -20,7 +20,9 @@ The interval's tails are alpha / G each, G the number of benchmarks judged
 so a benchmark whose true change lies within ±threshold is reported changed in
 at most an alpha share of comparisons. The verdict is criterion.rs's rule:
 "regressed" only when the whole interval lies above 1 + threshold, "improved"
-only when it lies below 1 - threshold.
+only when it lies below 1 - threshold. `python -m bench ab` looks several
+times as blocks arrive, splitting alpha over the looks as well
+(bench.gate.sequential); `decided` says when a look settles a benchmark.
 
 The minimum detectable effect (MDE) says what the measurement can catch: the
 smallest true slowdown reported as regressed with probability POWER, from the
@@ -106,6 +108,11 @@ def mde(spread: float, df: float, tail: float, threshold: float, power: float = 
     return (1 + threshold) * math.exp(noncentrality * spread) - 1
 
 
+def tail(alpha: float, benchmarks: int) -> float:
+    """Each tail of every interval: alpha over both tails and the benchmarks judged."""
+    return alpha / 2 / max(1, benchmarks)
+
+
 def verdict(estimate: Estimate, threshold: float) -> Outcome:
     """criterion.rs's rule: a change counts only when the whole interval is
     beyond the threshold; an unmeasured spread decides nothing."""
@@ -118,8 +125,20 @@ def verdict(estimate: Estimate, threshold: float) -> Outcome:
     return Outcome.NO_CHANGE
 
 
-def straddles(estimate: Estimate, threshold: float) -> bool:
-    """Whether more blocks could still turn this "no change" into a regression:
-    the interval holds 1 + threshold and the estimate points up."""
-    return (estimate.measured and estimate.ratio > 1
-            and estimate.low <= 1 + threshold < estimate.high)
+def decided(estimate: Estimate, threshold: float, detect: float) -> Outcome | None:
+    """A look's verdict when it settles the benchmark, None while more blocks could
+    still change it: regressed or improved by criterion.rs's rule, or no change
+    when the interval lies within ±max(detect, threshold), excluding a change as
+    large as the gate promises to catch."""
+    if not estimate.measured:
+        return None
+    outcome = verdict(estimate, threshold)
+    band = max(detect, threshold)
+    if outcome is not Outcome.NO_CHANGE or within(estimate, band):
+        return outcome
+    return None
+
+
+def within(estimate: Estimate, band: float) -> bool:
+    """Whether the whole interval lies within ±band."""
+    return estimate.measured and 1 - band < estimate.low and estimate.high < 1 + band

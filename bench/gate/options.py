@@ -1,5 +1,6 @@
 """The gate's options, defined once for every command that decides (as asv's
-common_args.add_compare does): `python -m bench.gate` and `python -m bench ab`."""
+common_args.add_compare does): `python -m bench.gate` and `python -m bench ab`;
+and the looks of the sequential rule, for `python -m bench ab` and the study."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,9 @@ from bench import runs
 from bench.policy import ALPHA, DETECT, THRESHOLD
 
 from . import statistics
+from .blocks import DEFAULT_MAX_PROCESSES, DEFAULT_MIN_PROCESSES, LOOKS
 from .compare import METRICS, NORMALIZE, Settings
+from .sequential import Look, schedule
 
 
 def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,3 +49,27 @@ def settings_from(args: argparse.Namespace) -> Settings:
                     normalize=args.normalize, statistic=args.statistic,
                     allow_different_machine=args.allow_different_machine,
                     metrics=METRICS if args.metric == "all" else (args.metric,))
+
+
+def add_look_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("looks (the sequential rule: bench/gate/sequential.py)")
+    group.add_argument("--min-processes", type=int, default=DEFAULT_MIN_PROCESSES, metavar="N",
+                       help="blocks (processes per side) of the first look "
+                            f"(default {DEFAULT_MIN_PROCESSES})")
+    group.add_argument("--max-processes", type=int, default=DEFAULT_MAX_PROCESSES, metavar="N",
+                       help="blocks of the last look; undecided benchmarks get blocks of "
+                            f"their own up to it, over {LOOKS} looks in all "
+                            f"(default {DEFAULT_MAX_PROCESSES})")
+    group.add_argument("--processes", type=int, default=None, metavar="N",
+                       help="one look at N blocks, no stopping early: --min-processes N "
+                            "--max-processes N")
+
+
+def looks_from(args: argparse.Namespace, alpha: float) -> tuple[Look, ...]:
+    """The looks the options ask for (ValueError names a bad one)."""
+    if args.processes is not None:
+        if args.processes < 2:
+            raise ValueError(f"--processes must be at least 2: the spread between processes "
+                             f"is measured from them, got {args.processes}")
+        return schedule(args.processes, args.processes, alpha)
+    return schedule(args.min_processes, args.max_processes, alpha)

@@ -11,7 +11,8 @@ from bench.table import Column, short_name
 from bench.units import format_bytes, format_change, format_time
 
 from .compare import TIME, Row, Settings, undecided_metrics
-from .decide import Outcome
+from .decide import Outcome, within
+from .sequential import Look, Result
 
 
 def _time(bench: Benchmark | None) -> str:
@@ -36,6 +37,10 @@ def mde_text(mde: float, digits: int = 1) -> str:
 
 def verdict_text(row: Row, settings: Settings) -> str:
     text = row.outcome.value.upper() if row.outcome is Outcome.REGRESSED else row.outcome.value
+    band = max(settings.detect, row.threshold or 0)
+    if (row.look is not None and row.outcome is Outcome.NO_CHANGE
+            and within(row.estimate, band)):
+        text += f" (within ±{band * 100:g} %)"
     if row.too_noisy:
         need = (f"needs ≈ {row.needs_blocks} processes a side" if row.needs_blocks
                 else "no affordable number of processes would do")
@@ -61,7 +66,8 @@ def _processes(row: Row) -> str:
     est = row.estimate
     if est is None:
         return "-"
-    return f"{est.processes[0]} {'blocks' if est.paired else 'vs ' + str(est.processes[1])}"
+    shown = f"{est.processes[0]} {'blocks' if est.paired else 'vs ' + str(est.processes[1])}"
+    return shown + (f", look {row.look}" if row.look is not None else "")
 
 
 def _peaks(values: tuple[int, ...]) -> str:
@@ -120,7 +126,8 @@ def summary(rows: list[Row], settings: Settings) -> str:
     if any(r.metric == TIME for r in rows):
         text += (f" Change: candidate over base of {meaning}, per process; over processes, "
                  f"their {settings.estimator.description}; intervals hold all true ratios "
-                 f"together with {100 * (1 - settings.alpha):g} % confidence (Bonferroni). "
+                 f"together with {100 * (1 - settings.alpha):g} % confidence (Bonferroni"
+                 + (", over benchmarks and looks" if any(r.look for r in rows) else "") + "). "
                  f"MDE: the slowdown caught with {POWER * 100:g} % probability at this noise.")
     if any(r.metric != TIME for r in rows):
         text += (f" Memory: each call's peak allocation, one per process; a change counts "
@@ -154,7 +161,26 @@ def markdown(rows: list[Row], settings: Settings, header: str = "") -> str:
     return "\n".join(lines + ["", summary(rows, settings), ""])
 
 
-def as_json(rows: list[Row], settings: Settings) -> dict:
+def looks_text(looks: tuple[Look, ...], result: Result) -> str:
+    """What the sequential rule did, in a sentence."""
+    if len(looks) == 1:
+        return f"One look at {looks[0].blocks} blocks."
+    stopped = result.stopped
+    return (f"Looks at {', '.join(str(look.blocks) for look in looks)} blocks (alpha spent in "
+            f"proportion to the blocks; bench/gate/sequential.py): "
+            + (f"every benchmark decided by look {stopped.number} ({stopped.blocks} blocks)."
+               if stopped is not looks[-1] else
+               f"the last look ({stopped.blocks} blocks) was reached."))
+
+
+def looks_json(looks: tuple[Look, ...], result: Result, blocks: int) -> dict:
+    """gate.json's record of the looks: the schedule, where the run stopped, its blocks."""
+    return {"looks": [{"look": look.number, "blocks": look.blocks, "alpha": look.alpha}
+                      for look in looks],
+            "stopped_at_look": result.stopped.number, "blocks": blocks}
+
+
+def as_json(rows: list[Row], settings: Settings, sequential: dict | None = None) -> dict:
     def entry(row: Row) -> dict:
         est = row.estimate
         if row.metric != TIME:
@@ -183,23 +209,28 @@ def as_json(rows: list[Row], settings: Settings) -> dict:
             "needs_processes": row.needs_blocks if row.too_noisy else None,
             "processes": list(est.processes) if est else None,
             "paired": est.paired if est else None,
+            "look": row.look,
             "normalization": row.normalization,
             "note": row.note,
             "dropped_rounds": row.dropped,
         }
 
-    return {"settings": {"threshold": settings.threshold, "alpha": settings.alpha,
-                         "detect": settings.detect, "power": POWER,
-                         "normalize": settings.normalize, "statistic": settings.statistic,
-                         "metrics": list(settings.metrics),
-                         "memory_tolerance": settings.memory_tolerance,
-                         "memory_floor_bytes": settings.memory_floor},
-            "benchmarks": [entry(r) for r in rows]}
+    document = {"settings": {"threshold": settings.threshold, "alpha": settings.alpha,
+                             "detect": settings.detect, "power": POWER,
+                             "normalize": settings.normalize, "statistic": settings.statistic,
+                             "metrics": list(settings.metrics),
+                             "memory_tolerance": settings.memory_tolerance,
+                             "memory_floor_bytes": settings.memory_floor}}
+    if sequential is not None:
+        document["sequential"] = sequential
+    return {**document, "benchmarks": [entry(r) for r in rows]}
 
 
 def write(rows: list[Row], settings: Settings, markdown_path: Path | None = None,
-          json_path: Path | None = None, header: str = "") -> None:
+          json_path: Path | None = None, header: str = "", sequential: dict | None = None
+          ) -> None:
+    """gate.md and gate.json; `sequential` (looks_json) records the looks of a bench ab run."""
     if markdown_path is not None:
         atomic.write_text(markdown_path, markdown(rows, settings, header))
     if json_path is not None:
-        atomic.write_text(json_path, json.dumps(as_json(rows, settings), indent=1))
+        atomic.write_text(json_path, json.dumps(as_json(rows, settings, sequential), indent=1))

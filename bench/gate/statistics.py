@@ -8,7 +8,10 @@ error shrinks with more values (`standard_error`), and on how many degrees of
 freedom (`df`). Everything else is the same for every statistic and lives
 here once: the paired and unpaired (Welch) intervals on Student's t, the
 minimum detectable effect on the noncentral t, and the blocks a benchmark
-needs to reach the detection target.
+needs to reach the detection target. The paired interval is also computed
+for many samples at once (`paired_bounds`, along the last axis), by the same
+code: the sequential rule's simulation (tests/test_sequential.py) judges
+thousands of gates with it.
 
 - TrimmedMean: the 20 % trimmed mean with the winsorized variance (Tukey and
   McLaughlin; Yuen's form for two samples): the few processes that run far
@@ -53,18 +56,37 @@ class Statistic(ABC):
             STATISTICS[cls.name] = cls()
 
     @abstractmethod
-    def summarize(self, values: np.ndarray) -> Summary:
-        """Centre and dispersion of one sample."""
+    def centres(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Centre and dispersion along the last axis (each of at least two values)."""
 
     @abstractmethod
-    def standard_error(self, dispersion: float, n: int) -> float:
-        """The centre's standard error from n values of this dispersion."""
+    def standard_error(self, dispersion, n: int):
+        """The centre's standard error from n values of this dispersion (arrays alike)."""
 
     @abstractmethod
     def df(self, n: int) -> float:
         """Degrees of freedom of the centre's t statistic from n values."""
 
     # ------------------------------------------------ the same for every statistic
+
+    def summarize(self, values: np.ndarray) -> Summary:
+        """Centre and dispersion of one sample (nan dispersion below two values)."""
+        values = np.asarray(values, dtype=float)
+        if len(values) < 2:
+            return Summary(float(np.mean(values)) if len(values) else math.nan, math.nan,
+                           len(values))
+        centre, dispersion = self.centres(values)
+        return Summary(float(centre), float(dispersion), len(values))
+
+    def paired_bounds(self, differences: np.ndarray, tail: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ratio, low, high) of the paired interval of each sample of per-block log
+        ratios along the last axis (at least two blocks): what `paired` gives, for
+        many samples at once."""
+        differences = np.asarray(differences, dtype=float)
+        n = differences.shape[-1]
+        centre, dispersion = self.centres(differences)
+        return bounds(centre, self.standard_error(dispersion, n), self.df(n), tail)
 
     def paired(self, differences: np.ndarray, tail: float, threshold: float) -> Estimate:
         """From per-block log ratios d (candidate - base of the same block)."""
@@ -116,11 +138,17 @@ class Statistic(ABC):
     def _estimate(centre: float, spread: float, df: float, tail: float, threshold: float,
                   processes: tuple[int, int], paired: bool,
                   dispersions: tuple[float, ...]) -> Estimate:
-        half = t_quantile(df, 1 - tail) * spread
-        return Estimate(ratio=math.exp(centre), low=math.exp(centre - half),
-                        high=math.exp(centre + half), processes=processes, paired=paired,
-                        spread=spread, df=df, mde=mde(spread, df, tail, threshold),
-                        dispersions=dispersions)
+        ratio, low, high = bounds(centre, spread, df, tail)
+        return Estimate(ratio=float(ratio), low=float(low), high=float(high),
+                        processes=processes, paired=paired, spread=float(spread), df=df,
+                        mde=mde(float(spread), df, tail, threshold), dispersions=dispersions)
+
+
+def bounds(centre, spread, df: float, tail: float):
+    """(ratio, low, high): the Student t interval of a log ratio, back on the ratio
+    scale; scalars or arrays alike."""
+    half = t_quantile(df, 1 - tail) * spread
+    return np.exp(centre), np.exp(centre - half), np.exp(centre + half)
 
 
 class TrimmedMean(Statistic):
@@ -135,17 +163,16 @@ class TrimmedMean(Statistic):
         """How many of n values the trimmed mean keeps."""
         return n - 2 * (int(self.TRIM * n) if n >= 5 else 0)
 
-    def summarize(self, values: np.ndarray) -> Summary:
-        x = np.sort(values)
-        n = len(x)
+    def centres(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.sort(values, axis=-1)
+        n = x.shape[-1]
         g = (n - self.kept(n)) // 2
-        winsorized = np.clip(x, x[g], x[n - g - 1])
-        dispersion = float(np.var(winsorized, ddof=1)) if n > 1 else math.nan
-        return Summary(float(np.mean(x[g:n - g])), dispersion, n)
+        winsorized = np.clip(x, x[..., g:g + 1], x[..., n - g - 1:n - g])
+        return np.mean(x[..., g:n - g], axis=-1), np.var(winsorized, axis=-1, ddof=1)
 
-    def standard_error(self, dispersion: float, n: int) -> float:
+    def standard_error(self, dispersion, n: int):
         h = self.kept(n)
-        return math.sqrt((n - 1) * dispersion / (h * (h - 1))) if h > 1 else math.nan
+        return np.sqrt((n - 1) * dispersion / (h * (h - 1))) if h > 1 else math.nan
 
     def df(self, n: int) -> float:
         return self.kept(n) - 1
@@ -157,13 +184,11 @@ class Mean(Statistic):
     name = "mean"
     description = "mean (Student; Welch for unpaired sides)"
 
-    def summarize(self, values: np.ndarray) -> Summary:
-        n = len(values)
-        return Summary(float(np.mean(values)),
-                       float(np.var(values, ddof=1)) if n > 1 else math.nan, n)
+    def centres(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.mean(values, axis=-1), np.var(values, axis=-1, ddof=1)
 
-    def standard_error(self, dispersion: float, n: int) -> float:
-        return math.sqrt(dispersion / n)
+    def standard_error(self, dispersion, n: int):
+        return np.sqrt(dispersion / n)
 
     def df(self, n: int) -> float:
         return n - 1

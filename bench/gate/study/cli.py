@@ -1,8 +1,9 @@
 """The gate study: false alarms on unchanged code and detection of real code
 changes, for our gate, the previous single-run gate and stock mean:10%.
 
-    python -m bench study [--out DIR | --from DIR] [--groups 40] [--truth 16]
-        [--blocks N] [--confirm N] [--comparisons 200] [-k SUBSET] [--max-time T] [--seed S]
+    python -m bench study [--out DIR | --from DIR] [--groups 48] [--truth 16]
+        [--min-processes 6] [--max-processes 24] [--processes N] [--fixed 16]
+        [--comparisons 200] [-k SUBSET] [--max-time T] [--seed S]
 
 Trees (in DIR/trees): the working tree (base), an identical copy (same: the
 A/A comparisons), and one copy per plausible patch (bench.gate.study.patches).
@@ -11,20 +12,27 @@ First each patch's true effect is measured by a long quiet run of its own
 of one fresh gate-ready process per tree, in random order, half of them beside
 a noisy neighbour (a process streaming through memory on one core), in
 DIR/main/. Every gate judges the same processes (bench.gate.study.judge);
+ours by the sequential rule of `bench ab` (the same look options), drawing
+groups in random order until it stops, so the table gives the mean blocks
+and wall time per comparison beside false alarms and detection; and, for
+what stopping early saves, ours at one look of --fixed blocks;
 DIR/study.md and DIR/study.json hold the table. --from DIR judges a recorded
 study again without measuring.
 """
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import cli
 from bench.exitcodes import Exit
-from bench.gate.blocks import DEFAULT_CONFIRM, DEFAULT_MAX_TIME, DEFAULT_PROCESSES, DEFAULT_SUBSET
+from bench.gate.blocks import DEFAULT_MAX_PROCESSES, DEFAULT_MAX_TIME, DEFAULT_SUBSET
 from bench.gate.compare import Settings
+from bench.gate.options import add_look_arguments, looks_from
+from bench.gate.sequential import Look
 from bench.table import Column, short_name
 from bench.table import markdown as table_lines
 from bench.tree import repository_root
@@ -33,6 +41,9 @@ from . import judge as judging
 from . import previous
 from .patches import PATCHES
 from .record import BASE, SAME, prepare_trees, record
+
+# The blocks the gate ran before it stopped early: the study's point of comparison.
+FIXED = 16
 
 
 @dataclass(frozen=True)
@@ -78,11 +89,16 @@ def columns(changed: dict[str, list[float]], benchmarks: int) -> list[Column[Lin
           for p, ratios in changed.items()),
         Column("false alarms in patched comparisons (unchanged benchmarks)", "left",
                lambda r: _patch_alarms(r.tallies).cell()),
+        Column("mean blocks per comparison", "right", lambda r: _mean(r.tallies.blocks)),
         Column("wall time per comparison", "left", lambda r: _minutes(r.tallies.seconds)),
     ]
 
 
-def table(result: dict, settings: Settings, blocks: int, confirm: int = DEFAULT_CONFIRM) -> str:
+def _mean(values: list[float]) -> str:
+    return f"{sum(values) / len(values):.1f}" if values else "n/a"
+
+
+def table(result: dict, settings: Settings, looks: tuple[Look, ...]) -> str:
     effects = {p: sorted(((short_name(k), e[0]) for k, e in eff.items()
                           if e[0] >= 1 + judging.REAL_CHANGE), key=lambda ke: -ke[1])
                for p, eff in result["effects"].items()}
@@ -92,15 +108,18 @@ def table(result: dict, settings: Settings, blocks: int, confirm: int = DEFAULT_
         if patch.name in effects:
             changed = ", ".join(f"{k} {100 * (r - 1):+.0f} %" for k, r in effects[patch.name])
             lines.append(f"- `{patch.name}`: {patch.what}: {changed or 'none'}")
-    names = {"ours": (f"ours: `python -m bench ab` ({blocks} blocks + up to {confirm} "
-                      f"confirming, ±{settings.threshold * 100:g} %, "
+    schedule = ", ".join(str(look.blocks) for look in looks)
+    names = {"ours": (f"ours: `python -m bench ab` (looks at {schedule} blocks, "
+                      f"±{settings.threshold * 100:g} %, "
                       f"{settings.alpha * 100:g} % family-wise, {settings.statistic})", "ours"),
+             "fixed": (f"ours at one look: `python -m bench ab --processes "
+                       f"{result.get('fixed_blocks')}` (no stopping early)", "ours at one look"),
              "previous": ("previous single-run gate (1 process a side, run noise "
                           f"{previous.RUN_NOISE * 100:g} %)", "previous single-run gate"),
              "stock": (f"stock `--benchmark-compare-fail=mean:{previous.STOCK_PERCENT}%` "
                        "(1 process a side)", "stock")}
     rows = [Line(names[gate][index > 0], condition, data["tallies"][gate])
-            for gate in names
+            for gate in names if result.get("fixed_blocks") or gate != "fixed"
             for index, (condition, data) in enumerate(result["conditions"].items())]
     changed = {p: [r for _, r in found] for p, found in effects.items() if found}
     benchmarks = max((len(eff) for eff in result["effects"].values()), default=0)
@@ -112,17 +131,28 @@ def main(argv: list[str] | None = None) -> int:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--out", type=Path, help="folder of the study (default .benchmarks/study/<time>)")
     where.add_argument("--from", dest="source", type=Path, help="judge a recorded study again")
-    p.add_argument("--groups", type=int, default=40, help="groups of one process per tree")
+    p.add_argument("--groups", type=int, default=2 * DEFAULT_MAX_PROCESSES,
+                   help="groups of one process per tree, half of them noisy (default: enough "
+                        "for each condition to reach the last look)")
     p.add_argument("--truth", type=int, default=16, help="blocks of each patch's long run")
-    p.add_argument("--blocks", type=int, default=DEFAULT_PROCESSES,
-                   help="blocks per comparison of our gate (as bench ab --processes)")
-    p.add_argument("--confirm", type=int, default=DEFAULT_CONFIRM)
+    p.add_argument("--fixed", type=int, default=FIXED, metavar="N",
+                   help="also judge our gate at one look of N blocks, for what stopping early "
+                        f"saves (default {FIXED}, the gate's former blocks; 0: not)")
     p.add_argument("--comparisons", type=int, default=200,
-                   help="random sets of groups our gate judges, per condition and tree")
+                   help="random orders of groups our gate judges, per condition and tree")
     p.add_argument("-k", dest="subset", default=DEFAULT_SUBSET)
     p.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME)
     p.add_argument("--seed", type=int, default=7)
+    add_look_arguments(p)
     args = p.parse_args(argv)
+    settings = Settings()
+    try:
+        looks = looks_from(args, settings.alpha)
+        if args.fixed == 1 or args.fixed < 0:
+            raise ValueError(f"--fixed must be 0 (none) or at least 2 blocks, got {args.fixed}")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return Exit.USAGE
     started = time.perf_counter()
     folder = args.source
     if folder is None:
@@ -137,10 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         record(folder / "main", trees, [BASE, SAME, *(p.name for p in PATCHES)], args.groups,
                noisy_share=0.5, **options)
         (folder / "study-settings.json").write_text(json.dumps(vars(args), default=str, indent=1))
-    settings = Settings()
-    result = judging.judge(folder, blocks=args.blocks, confirm=args.confirm,
-                           comparisons=args.comparisons, seed=args.seed, settings=settings)
-    text = table(result, settings, args.blocks, args.confirm)
+    result = judging.judge(folder, looks=looks, comparisons=args.comparisons, seed=args.seed,
+                           settings=settings, fixed=args.fixed)
+    text = table(result, settings, looks)
     print(text)
     (folder / "study.md").write_text(text + "\n", encoding="utf-8")
     (folder / "study.json").write_text(json.dumps(result, default=_tally_json, indent=1))
@@ -153,7 +182,7 @@ def _tally_json(value):
         return {"hits": value.hits, "total": value.total}
     if isinstance(value, judging.GateTallies):
         return {"aa_alarm": value.aa_alarm, "patch_alarm": dict(value.patch_alarm),
-                "detect": dict(value.detect), "seconds": value.seconds}
+                "detect": dict(value.detect), "seconds": value.seconds, "blocks": value.blocks}
     raise TypeError(type(value))
 
 

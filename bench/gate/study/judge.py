@@ -4,10 +4,17 @@
   its own (many blocks, quiet): the estimated ratio with a 99 % interval.
   A benchmark is "really changed" by a patch when that ratio is >= 1 +
   REAL_CHANGE, and "unchanged" when its interval lies within ±UNCHANGED.
-- Ours: `comparisons` random sets of N groups of one condition (quiet or
-  noisy neighbour); for each, bench.gate.compare on base against the other
-  tree, with confirming groups for straddling benchmarks as `bench ab` adds
-  them. Sets share groups, so they are not independent comparisons.
+- Ours: `comparisons` random orders of the groups of one condition (quiet or
+  noisy neighbour); for each, the sequential rule (bench.gate.sequential) on
+  base against the other tree, drawing the groups in that order as `bench ab`
+  runs blocks: the first look's groups, then more for the benchmarks still
+  undecided, until every one is decided or the last look (or the groups run
+  out). Its cost is the groups it drew, and their recorded wall times: an
+  upper bound, since `bench ab`'s later blocks run only the undecided
+  benchmarks where a recorded group ran them all. Orders share groups, so
+  they are not independent comparisons.
+- Ours at one look (`fixed`, optional): the same draws at a single look of
+  that many blocks (`bench ab --processes N`), what stopping early saves.
 - The single-run gates: every group gives one comparison of one process each.
 
 A false alarm is a "regressed" verdict on a benchmark that is unchanged:
@@ -19,15 +26,15 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from bench import policy, runs
-from bench.gate import decide
-from bench.gate.blocks import confirm as confirming
-from bench.gate.compare import Settings, compare
+from bench.gate import decide, sequential
+from bench.gate.compare import TIME, Settings, compare
+from bench.gate.sequential import Look
 
 from . import previous
 from .record import BASE, SAME
@@ -79,64 +86,68 @@ class GateTallies:
     patch_alarm: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     detect: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     seconds: list[float] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)           # groups per comparison
 
 
-def _ours(base: dict[int, runs.Run], other: dict[int, runs.Run], groups: list[int], blocks: int,
-          confirm: int, rng: random.Random, settings: Settings
-          ) -> tuple[dict[str, decide.Outcome], int]:
-    """Verdicts of one comparison, with confirming groups; groups used."""
-    chosen = rng.sample(groups, blocks)
-    spare = [g for g in groups if g not in chosen]
-    rows: dict[str, object] = {}
-    confirmed: list[str] | None = None  # the benchmarks the groups added last are for
+def _ours(base: dict[int, runs.Run], other: dict[int, runs.Run], groups: list[int],
+          looks: tuple[Look, ...], rng: random.Random, settings: Settings
+          ) -> tuple[dict[str, decide.Outcome], list[int]]:
+    """Verdicts of one comparison by the sequential rule; the groups it drew."""
+    order = rng.sample(groups, len(groups))
+    chosen, spare = order[:looks[0].blocks], order[looks[0].blocks:]
 
-    def judge_chosen():
-        wider = {r.key: r for r in compare([base[g] for g in chosen], [other[g] for g in chosen],
-                                           settings)}
-        # Groups hold every benchmark, but as `bench ab` does, only the confirmed
-        # ones take the wider verdict.
-        rows.update(wider if confirmed is None else {k: wider[k] for k in confirmed})
-        return list(rows.values())
+    def judge_at(look: Look):
+        # Groups hold every benchmark; the rule takes only the undecided ones'
+        # rows from a later look, as `bench ab` runs only them.
+        return compare([base[g] for g in chosen], [other[g] for g in chosen],
+                       replace(settings, alpha=look.alpha))
 
     def add_groups(keys: list[str], count: int) -> int:
-        nonlocal confirmed
         step = spare[:count]
         del spare[:len(step)]
         chosen.extend(step)
-        confirmed = keys
         return len(step)
 
-    confirming(judge_chosen, add_groups, confirm)
-    return {k: r.outcome for k, r in rows.items()}, len(chosen)
+    result = sequential.run(looks, judge_at, add_groups, settings.detect)
+    return {r.key: r.outcome for r in result.rows if r.metric == TIME}, chosen
 
 
-def judge(folder: Path, *, blocks: int, confirm: int, comparisons: int, seed: int,
-          settings: Settings = Settings()) -> dict:
-    """Tallies per condition and gate, as JSON-ready numbers, plus what was compared."""
+def judge(folder: Path, *, looks: tuple[Look, ...], comparisons: int, seed: int,
+          settings: Settings = Settings(), fixed: int | None = None) -> dict:
+    """Tallies per condition and gate, as JSON-ready numbers, plus what was compared;
+    fixed: also our gate at one look of that many blocks."""
     log = json.loads((folder / "main" / "groups.json").read_text())
     trees = sorted({name for entry in log for name in entry["order"]})
     patches = [t for t in trees if t not in (BASE, SAME)]
     tree_runs = {t: load_tree_runs(folder / "main", t) for t in trees}
     effects = {p: true_effects(folder / "truth" / p, p) for p in patches}
     seconds = {t: float(np.mean([e["seconds"][t] for e in log])) for t in trees}
+    recorded = {e["group"]: e["seconds"] for e in log}  # each process's wall time
     result = {"effects": {p: {k: [e.ratio, e.low, e.high] for k, e in eff.items()}
                           for p, eff in effects.items()},
-              "seconds_per_process": seconds, "conditions": {}}
+              "seconds_per_process": seconds, "fixed_blocks": fixed, "conditions": {}}
+    sequential_gates = {"ours": looks}
+    if fixed:
+        sequential_gates["fixed"] = sequential.schedule(fixed, fixed, settings.alpha)
     rng = random.Random(seed)
     for condition, noisy in (("quiet", False), ("noisy neighbour", True)):
         groups = [e["group"] for e in log if e["noisy"] == noisy]
-        tallies = {"ours": GateTallies(), "previous": GateTallies(), "stock": GateTallies()}
+        tallies = {name: GateTallies() for name in [*sequential_gates, "previous", "stock"]}
         for other in [SAME, *patches]:
             changed = ({k for k, e in effects[other].items() if e.ratio >= 1 + REAL_CHANGE}
                        if other != SAME else set())
             unchanged = (None if other == SAME else
                          {k for k, e in effects[other].items()
                           if e.low >= 1 - UNCHANGED and e.high <= 1 + UNCHANGED})
-            for _ in range(comparisons if len(groups) >= blocks else 0):
-                verdicts, used = _ours(tree_runs[BASE], tree_runs[other], groups, blocks,
-                                       confirm, rng, settings)
-                _count(tallies["ours"], other, verdicts, changed, unchanged)
-                tallies["ours"].seconds.append(used * (seconds[BASE] + seconds[other]))
+            for name, gate_looks in sequential_gates.items():
+                tally = tallies[name]
+                for _ in range(comparisons if len(groups) >= gate_looks[0].blocks else 0):
+                    verdicts, used = _ours(tree_runs[BASE], tree_runs[other], groups,
+                                           gate_looks, rng, settings)
+                    _count(tally, other, verdicts, changed, unchanged)
+                    tally.seconds.append(sum(recorded[g][BASE] + recorded[g][other]
+                                             for g in used))
+                    tally.blocks.append(len(used))
             for g in groups:
                 base, cand = tree_runs[BASE][g], tree_runs[other][g]
                 for name, gate in (("previous", previous.previous_gate),
@@ -144,6 +155,7 @@ def judge(folder: Path, *, blocks: int, confirm: int, comparisons: int, seed: in
                     verdicts = {r.key: r.outcome for r in gate(base, cand)}
                     _count(tallies[name], other, verdicts, changed, unchanged)
                     tallies[name].seconds.append(seconds[BASE] + seconds[other])
+                    tallies[name].blocks.append(1)
         result["conditions"][condition] = {"groups": len(groups), "tallies": tallies}
     return result
 
