@@ -50,8 +50,8 @@ def test_pin_binds_threads_started_before_and_after_it():
         "cpu = pinning.pin('auto')\n"
         "later = []\n"
         "u = threading.Thread(target=lambda: later.append(os.sched_getaffinity(0))); u.start(); u.join()\n"
-        "print(cpu, pinning.pinned_cpu() == cpu, sorted(os.sched_getaffinity(0)), sorted(os.sched_getaffinity(t.native_id)),"
-        " sorted(later[0]))\n"
+        "print(cpu, pinning.pinned_cpu() == cpu, sorted(os.sched_getaffinity(0)),"
+        " sorted(os.sched_getaffinity(t.native_id)), sorted(later[0]))\n"
         "stop.set(); t.join()\n")
     cpu, *sets = out.split(" ", 1)
     assert sets[0] == f"True [{cpu}] [{cpu}] [{cpu}]"
