@@ -181,3 +181,9 @@ def test_without_memray_the_suite_runs_and_records_no_memory(tmp_path, mnist_dir
     assert [b.memory for b in saved.benchmarks.values()] == [None]
     if hasattr(os, "sched_setaffinity"):  # a gate-ready run is bound to one CPU (bench.suite.pinning)
         assert [b.environment.pinned_cpu is not None for b in saved.benchmarks.values()] == [True]
+    # ... and times its rounds in passes over the run (bench.suite.passes)
+    passes = command.GATE_READY_PASSES
+    assert f"1 benchmarks timed in {passes} passes each" in done.stdout
+    (timed,) = saved.benchmarks.values()
+    assert len(timed.samples) == len(timed.reference)
+    assert (len(timed.samples) + timed.dropped) % passes == 0

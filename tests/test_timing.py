@@ -94,7 +94,7 @@ def test_paired_keeps_one_reference_sample_per_round_and_syncs(pytester):
                 while pending:
                     pending.pop().join()
             target = timing.synchronized(launch, sync)
-            _, reference, _ = timing.paired(benchmark, target, lambda: None, clock=time.perf_counter,
+            _, reference, _, _ = timing.paired(benchmark, target, lambda: None, clock=time.perf_counter,
                                          max_time=0.1, min_rounds=5)
             data = benchmark.stats.stats.data
             assert len(reference) == len(data) >= 5

@@ -27,9 +27,11 @@ SUITE_ENV = {"GOMP_SPINCOUNT": "1000", "THP_MEM_ALLOC_ENABLE": "1"}
 # thread count for the torch calls after it.
 GATE_READY_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 # Bound to one CPU: moved between cores, a run finds its caches cold at random
-# (bench.suite.pinning).
+# (bench.suite.pinning). Each benchmark's rounds in passes spread over the run,
+# so that its median averages the drift within the process (bench.suite.passes).
+GATE_READY_PASSES = 4
 GATE_READY_ARGS = ("--benchmark-timer=time.process_time", "--benchmark-save-data",
-                   "--bench-pin-cpu=auto")
+                   "--bench-pin-cpu=auto", f"--bench-passes={GATE_READY_PASSES}")
 # The slowdown injection is for trying the gates out; a run never inherits it.
 SCRUBBED_ENV = ("MATMUL_BENCH_SLOWDOWN",)
 

@@ -26,6 +26,8 @@ from bench import policy, runs
 from bench.runs import Environment, Workload
 
 from . import machine, pinning, saving
+from .passes import Passes, Pending
+from .passes import parse as parse_passes
 
 if TYPE_CHECKING:
     import torch
@@ -48,6 +50,16 @@ def pytest_addoption(parser):
     parser.addoption("--bench-pin-cpu", default=pinning.NONE, type=_pin_choice,
                      help="bind the run to one CPU: auto (the one it starts on; gate-ready "
                           "runs do this), a CPU number, or none (default)")
+    parser.addoption("--bench-passes", default=1, type=_passes_choice,
+                     help="time each benchmark's rounds in this many passes spread over the "
+                          "run (gate-ready runs do; bench.suite.passes); default 1")
+
+
+def _passes_choice(value: str) -> int:
+    try:
+        return parse_passes(value)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _pin_choice(value: str):
@@ -138,8 +150,18 @@ def pytest_collection_finish(session):
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)  # before pytest-benchmark saves the run
 def pytest_sessionfinish(session):
-    """Memory, measured once per timed benchmark after all of them were timed:
+    """The later passes of every timed benchmark (bench.suite.passes), then
+    memory, measured once per timed benchmark after all of them were timed:
     never inside a timed round (bench.suite.memory)."""
+    later = session.config.stash.get(_PASSES, None)
+    if later is not None and later.pending:
+        count = len(later.pending)
+        try:
+            done = later.run()
+            said = f"timing: {count} benchmarks timed in {done} passes each (bench.suite.passes)"
+        except Exception as error:  # each keeps the rounds recorded before the error
+            said = f"later passes stopped: {type(error).__name__}: {error}"
+        _say(session, said)
     probes = session.config.stash.get(_PROBES, None)
     if probes is not None and probes.pending:
         import time
@@ -151,10 +173,14 @@ def pytest_sessionfinish(session):
                     f"{time.perf_counter() - started:.1f} s (bench.suite.memory)")
         except Exception as error:  # the timings are still worth saving, without memory
             said = f"memory not measured: {type(error).__name__}: {error}"
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(said)
+        _say(session, said)
     yield
+
+
+def _say(session, line: str) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
 
 
 def pytest_benchmark_generate_machine_info(config):
@@ -278,6 +304,16 @@ def _memory_probes(config):
     return config.stash[_PROBES]
 
 
+_PASSES = pytest.StashKey()
+
+
+def _passes(config) -> Passes:
+    """The session's later passes (bench.suite.passes), made on first use."""
+    if _PASSES not in config.stash:
+        config.stash[_PASSES] = Passes(config.getoption("--bench-passes"))
+    return config.stash[_PASSES]
+
+
 def _gate_threshold(node) -> float | None:
     marker = node.get_closest_marker("gate_threshold")
     if marker is None:
@@ -311,21 +347,35 @@ def timed(benchmark, request, bench_device):
         fraction = timing.slowdowns().get(workload.kernel, 0.0)
         if fraction and benchmark.enabled:
             target = timing.slowed(target, fraction, clock)
-        result, reference_samples, dropped = timing.paired(
-            benchmark, target, timing.synchronized(reference.call, sync), clock=clock,
+        passes = _passes(config)
+        reference_call = timing.synchronized(reference.call, sync)
+        result, reference_samples, dropped, per_pass = timing.paired(
+            benchmark, target, reference_call, clock=clock,
             max_time=float(config.getoption("benchmark_max_time")),
-            min_rounds=int(config.getoption("benchmark_min_rounds")))
+            min_rounds=int(config.getoption("benchmark_min_rounds")), passes=passes.passes)
         environment = Environment(torch=torch.__version__, threads=torch.get_num_threads(),
                                   device=str(bench_device), slowdown=fraction,
                                   pinned_cpu=pinning.pinned_cpu())
-        benchmark.extra_info.update(
-            runs.extra_info(workload, environment, reference.name, reference_samples, dropped))
+        state = {"reference": reference_samples, "dropped": dropped}
+
+        def record() -> None:
+            benchmark.extra_info.update(runs.extra_info(
+                workload, environment, reference.name, state["reference"], state["dropped"]))
+            if benchmark.enabled:
+                median = benchmark.stats.stats.median
+                rates = (workload.flops / median / 1e9, workload.bytes / median / 1e9)
+                benchmark.extra_info.update(zip(runs.RATES, rates))
+
+        def more(rounds: int) -> None:
+            kept, dropped = timing.more_rounds(benchmark.stats.stats, target, reference_call,
+                                               state["reference"], rounds, clock)
+            state["reference"], state["dropped"] = kept, state["dropped"] + dropped
+
+        record()
         if threshold is not None:
             benchmark.extra_info[runs.GATE_THRESHOLD] = threshold
         if benchmark.enabled:
-            median = benchmark.stats.stats.median
-            rates = (workload.flops / median / 1e9, workload.bytes / median / 1e9)
-            benchmark.extra_info.update(zip(runs.RATES, rates))
+            passes.add(Pending(request.node.nodeid, per_pass, more, record))
             _probe_memory(config, benchmark, target, workload, bench_device)
         return result
 

@@ -107,17 +107,19 @@ class ClockFaultError(RuntimeError):
 
 def paired(benchmark, target: Callable[[], object], reference: Callable[[], object], *,
            clock: Clock, max_time: float = 1.0, min_rounds: int = 5,
-           warmup_rounds: int = 2) -> tuple[object, list[float] | None, int]:
+           warmup_rounds: int = 2, passes: int = 1) -> tuple[object, list[float] | None, int, int]:
     """Time target under pytest-benchmark, each round preceded by one timed reference call.
 
     `clock` must be the benchmark's own timer, so both halves of a pair are on
     one clock (time.process_time, with one thread, ignores the time a shared
-    machine makes the process wait for a core). Returns (target's result, the
-    reference's seconds per timed round, rounds dropped for clock faults); with
+    machine makes the process wait for a core). With `passes` > 1 only the
+    first pass's share of the rounds is timed here (bench.suite.passes; the
+    rest by more_rounds). Returns (target's result, the reference's seconds
+    per timed round, rounds dropped for clock faults, rounds per pass); with
     timing off it calls target once and returns no reference samples.
     """
     if not benchmark.enabled:
-        return benchmark.pedantic(target), None, 0  # untimed: one plain call
+        return benchmark.pedantic(target), None, 0, 0  # untimed: one plain call
     reference_times: list[float] = []
 
     def time_reference():
@@ -126,12 +128,38 @@ def paired(benchmark, target: Callable[[], object], reference: Callable[[], obje
         reference_times.append(clock() - start)
 
     per_round = median_time(target, 3, clock) + median_time(reference, 3, clock)
-    rounds = plan_rounds(per_round, max_time, min_rounds)
+    from .passes import first_share
+
+    rounds = first_share(plan_rounds(per_round, max_time, min_rounds), passes)
     result = benchmark.pedantic(target, setup=time_reference, rounds=rounds,
                                 warmup_rounds=warmup_rounds)
     # setup also ran before the warmup rounds; keep the pairs of timed rounds.
     kept, dropped = drop_clock_faults(benchmark.stats.stats, reference_times[-rounds:])
-    return result, kept, dropped
+    return result, kept, dropped, rounds
+
+
+def more_rounds(stats, target: Callable[[], object], reference: Callable[[], object],
+                reference_times: list[float], rounds: int, clock: Clock) -> tuple[list[float], int]:
+    """One more pass: an untimed round, then `rounds` pairs timed as paired()
+    times them, appended to stats.data and reference_times (kept aligned).
+    Returns drop_clock_faults' (reference times kept, rounds dropped)."""
+    reference()
+    target()
+    for _ in range(rounds):
+        start = clock()
+        reference()
+        middle = clock()
+        target()
+        end = clock()
+        reference_times.append(middle - start)
+        stats.data.append(end - middle)
+    _forget_statistics(stats)
+    return drop_clock_faults(stats, reference_times)
+
+
+def _forget_statistics(stats) -> None:
+    for name in [n for n in vars(stats) if n != "data"]:  # statistics cached on first use
+        del stats.__dict__[name]
 
 
 def drop_clock_faults(stats, reference_times: list[float]) -> tuple[list[float], int]:
@@ -150,6 +178,5 @@ def drop_clock_faults(stats, reference_times: list[float]) -> tuple[list[float],
     if len(keep) - dropped < runs.MIN_VALID_ROUNDS:
         raise ClockFaultError(runs.too_few_rounds("benchmark", len(keep) - dropped, len(keep)))
     data[:] = [t for t, ok in zip(data, keep, strict=True) if ok]
-    for name in [n for n in vars(stats) if n != "data"]:  # statistics cached on first use
-        del stats.__dict__[name]
+    _forget_statistics(stats)
     return [r for r, ok in zip(reference_times, keep, strict=True) if ok], dropped
