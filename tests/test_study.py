@@ -3,6 +3,9 @@ the measuring is the slow part, the counting is what this checks."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from bench.gate.compare import Settings
 from bench.gate.sequential import schedule
@@ -128,3 +131,14 @@ def test_the_cli_judges_a_recorded_study_with_the_look_options(tmp_path, capsys)
                                                "got 1")
     assert main(["--from", str(folder), "--fixed", "1"]) == 2
     assert "--fixed must be 0 (none) or at least 2 blocks, got 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("patch", PATCHES, ids=lambda p: p.name)
+def test_every_patch_fits_the_code_as_it_is(tmp_path, patch):
+    root = Path(__file__).resolve().parents[1]
+    for name, _, _ in patch.edits:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text((root / name).read_text(encoding="utf-8"), encoding="utf-8")
+    patch.apply(tmp_path)
+    for name, _, new in patch.edits:
+        assert new in (tmp_path / name).read_text(encoding="utf-8")

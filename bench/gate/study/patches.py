@@ -35,6 +35,12 @@ PATCHES = (
           (("matmul/compiled.py",
             "ROWS = max(1, ((simd.VECTOR_REGISTERS if simd else 16) - 2) // (COLUMNS + 1))",
             "ROWS = 2"),)),
+    Patch("fused_product_small_block",
+          "numba_fused's product alone blocks 2 rows at a time (a tuning edit meant for "
+          "one kernel): a fast kernel slowed on 500 rows, hardly on 5",
+          (("matmul/compiled.py",
+            "forward.MLP runs fused_forward.\n    \"\"\"\n    return _tuned(a, b, _block_shape())",
+            "forward.MLP runs fused_forward.\n    \"\"\"\n    return _tuned(a, b, _block_shape(rows=2))"),)),
     Patch("contract_twice",
           "the registry checks every call's operands twice (a refactor left a second check)",
           (("matmul/registry.py", "        check_operands(a, b)\n",
