@@ -376,3 +376,8 @@ def test_the_gate_and_bench_ab_take_the_same_gate_options():
             "allow_different_machine"} <= set(gate_options(ab.parser()))
     args = ab.parser().parse_args(["HEAD", "--statistic", "mean", "--normalize", "pair"])
     assert (args.statistic, args.normalize) == ("mean", "pair")
+
+
+def test_an_mde_beyond_floating_point_is_infinite_not_an_error():
+    # one degree of freedom and a wide spread: exp() of the noncentral t would overflow
+    assert decide.mde(spread=50.0, df=1.0, tail=0.0005, threshold=0.05) == math.inf

@@ -105,7 +105,13 @@ def mde(spread: float, df: float, tail: float, threshold: float, power: float = 
     from scipy.special import nctdtrinc
 
     noncentrality = float(nctdtrinc(df, 1 - power, t_quantile(df, 1 - tail)))
-    return (1 + threshold) * math.exp(noncentrality * spread) - 1
+    exponent = noncentrality * spread
+    if not exponent < MAX_EXPONENT:  # with next to no degrees of freedom nothing is caught
+        return math.inf
+    return (1 + threshold) * math.exp(exponent) - 1
+
+
+MAX_EXPONENT = math.log(1e300)
 
 
 def tail(alpha: float, benchmarks: int) -> float:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from bench import atomic, table
@@ -204,7 +205,7 @@ def as_json(rows: list[Row], settings: Settings, sequential: dict | None = None)
             "ratio": est.ratio if est else None,
             "interval": [est.low, est.high] if est and est.measured else None,
             "threshold": row.threshold,
-            "mde": est.mde if est else None,
+            "mde": est.mde if est and est.mde is not None and math.isfinite(est.mde) else None,
             "too_noisy": row.too_noisy,
             "needs_processes": row.needs_blocks if row.too_noisy else None,
             "processes": list(est.processes) if est else None,
