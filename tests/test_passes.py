@@ -21,7 +21,7 @@ def test_first_share(rounds, count, share):
 
 
 def recorder(log: list, name: str, rounds: int = 2) -> Pending:
-    return Pending(name, rounds, lambda n: log.append((name, n)), lambda: log.append((name, "record")))
+    return Pending(rounds, lambda n: log.append((name, n)), lambda: log.append((name, "record")))
 
 
 def test_later_passes_take_every_benchmark_in_turn_and_record_after_each():
@@ -51,7 +51,7 @@ def test_an_error_stops_the_passes_and_keeps_what_was_recorded():
             raise RuntimeError("kernel broke")
         log.append(("b", n))
 
-    session.add(Pending("b", 3, fail_in_the_second_later_pass, lambda: log.append(("b", "record"))))
+    session.add(Pending(3, fail_in_the_second_later_pass, lambda: log.append(("b", "record"))))
     with pytest.raises(RuntimeError, match="kernel broke"):
         session.run()
     assert log == [("a", 2), ("a", "record"), ("b", 3), ("b", "record"), ("a", 2), ("a", "record")]

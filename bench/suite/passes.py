@@ -43,7 +43,6 @@ class Pending:
     """A timed benchmark's later passes: time(n) times n more rounds in pairs
     (returning their count), record() brings its saved record up to date."""
 
-    name: str
     rounds: int                  # per pass
     time: Callable[[int], None]
     record: Callable[[], None]

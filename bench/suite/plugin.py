@@ -375,7 +375,7 @@ def timed(benchmark, request, bench_device):
         if threshold is not None:
             benchmark.extra_info[runs.GATE_THRESHOLD] = threshold
         if benchmark.enabled:
-            passes.add(Pending(request.node.nodeid, per_pass, more, record))
+            passes.add(Pending(per_pass, more, record))
             _probe_memory(config, benchmark, target, workload, bench_device)
         return result
 

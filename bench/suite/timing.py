@@ -18,6 +18,8 @@ import torch
 
 from bench import runs
 
+from .passes import first_share
+
 # MATMUL_BENCH_SLOWDOWN="kernel=0.10[,other=0.05]": add that fraction of the
 # call's own time to every timed call of the benchmarks of that kernel (gate
 # study, tests of the gates). Never set in normal runs; runs record it.
@@ -128,8 +130,6 @@ def paired(benchmark, target: Callable[[], object], reference: Callable[[], obje
         reference_times.append(clock() - start)
 
     per_round = median_time(target, 3, clock) + median_time(reference, 3, clock)
-    from .passes import first_share
-
     rounds = first_share(plan_rounds(per_round, max_time, min_rounds), passes)
     result = benchmark.pedantic(target, setup=time_reference, rounds=rounds,
                                 warmup_rounds=warmup_rounds)
