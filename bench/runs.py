@@ -76,6 +76,9 @@ class Environment:
     device: str
     slowdown: float = 0.0  # MATMUL_BENCH_SLOWDOWN's injected fraction (0: real code)
     pinned_cpu: int | None = None  # the CPU the run was bound to (bench.suite.pinning)
+    # OpenMP runtimes loaded (matmul.openmp): 1 when torch and numba share one
+    # pool of threads, 2 when each has its own; None: not recorded.
+    openmp_runtimes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 Every kernel is declared once below; `python -m matmul` lists them.
 """
+# First, before anything imports torch: one OpenMP runtime for torch and numba.
+from . import openmp  # noqa: F401, I001
 from . import compiled, lesson, tiled, triton_kernels
 from .contract import ContractError, check_operands
 from .registry import (

@@ -26,6 +26,7 @@ from bench.gate.study.patches import Patch
 from bench.runs import parse
 from bench.suite import command
 from bench.suite.memory import MEMRAY_MISSING
+from matmul import compiled
 from synthetic_runs import make_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,6 +182,9 @@ def test_without_memray_the_suite_runs_and_records_no_memory(tmp_path, mnist_dir
     assert [b.memory for b in saved.benchmarks.values()] == [None]
     if hasattr(os, "sched_setaffinity"):  # a gate-ready run is bound to one CPU (bench.suite.pinning)
         assert [b.environment.pinned_cpu is not None for b in saved.benchmarks.values()] == [True]
+    if compiled.numba is not None and sys.platform.startswith("linux"):
+        # ... and torch shares numba's OpenMP runtime, the plugin having loaded matmul first
+        assert [b.environment.openmp_runtimes for b in saved.benchmarks.values()] == [1]
     # ... and times its rounds in passes over the run (bench.suite.passes)
     passes = command.GATE_READY_PASSES
     assert f"1 benchmarks timed in {passes} passes each" in done.stdout

@@ -268,3 +268,12 @@ def test_ladder_shows_each_kernels_peak_memory_and_its_multiple_of_the_output():
 
 def run_without_memory():
     return runs.parse({"benchmarks": [matmul("einsum", 5, 1.2e-5)]}, "run.json")
+
+
+@pytest.mark.parametrize("runtimes, warned", [(1, False), (None, False), (2, True)])
+def test_two_openmp_runtimes_in_a_run_are_warned_of(runtimes, warned):
+    document = json.loads(json.dumps(RUN_DOCUMENT))
+    for bench in document["benchmarks"]:
+        bench["extra_info"]["openmp_runtimes"] = runtimes
+    text = ladder.markdown(runs.parse(document, "run.json"))
+    assert ("two OpenMP runtimes" in text) is warned

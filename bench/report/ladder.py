@@ -188,6 +188,13 @@ def forward_tables(run: Run, gpu: bool = False) -> str:
     return "\n".join(lines).rstrip() + "\n" if lines else ""
 
 
+# matmul.openmp: torch imported before matmul leaves two OpenMP pools on the same cores.
+TWO_RUNTIMES_NOTE = ("**Warning:** torch and numba ran on two OpenMP runtimes in this run (torch "
+                     "was imported before matmul), so their worker threads competed for the "
+                     "cores: the numba kernels' times and their ratios to the builtin are not "
+                     "the suite's usual ones.")
+
+
 def markdown(run: Run) -> str:
     """The whole report: header, roofline summary, matmul ladder, forward tables."""
     gpu = run.machine["gpu"] != "none"
@@ -197,6 +204,8 @@ def markdown(run: Run) -> str:
              + (f", torch {env.torch} with {env.threads} thread(s), device {env.device}" if env else "")
              + f", timer {run.machine['timer']}")
     parts = [f"# matmul ladder\n\nFrom `{run.source}` ({run.datetime or '?'}; {where}).\n"]
+    if env and (env.openmp_runtimes or 0) > 1:
+        parts.append(TWO_RUNTIMES_NOTE + "\n")
     summary = roofline_summary(run, gpu)
     if summary:
         parts.append("## Roofline\n\n" + "\n".join(summary) + "\n")

@@ -14,13 +14,15 @@ from pathlib import Path
 
 BENCHMARKS = "tests/benchmarks"
 
-# Set before torch loads, for every run. torch's OpenMP workers spin for a while
-# after each parallel region; every round pairs a torch call with the
-# benchmarked one, so a numba kernel's threads would find the cores busy.
+# Set before torch loads, for every run. OpenMP's spinning after a region is
+# left at its default: torch and numba share one runtime in a suite process
+# (matmul.openmp), so the threads that spin are the ones the next region of
+# either needs, and a shorter spin made each round wake sleeping threads
+# (a 5-row forward pass paired with the builtin: 43 µs instead of 17-21 µs).
 # torch's allocator asks for transparent huge pages: streaming a 157 MB x on
 # 4 KB pages spends a share of every kernel's time in page walks, which the
 # roofline (one read of x) pays alike.
-SUITE_ENV = {"GOMP_SPINCOUNT": "1000", "THP_MEM_ALLOC_ENABLE": "1"}
+SUITE_ENV = {"THP_MEM_ALLOC_ENABLE": "1"}
 # One thread: on a shared or small machine a second thread makes short calls
 # wait for a free core, and CPU time stands for the call's own time only with
 # one thread. NUMBA too: a parallel numba kernel otherwise resets OpenMP's

@@ -76,6 +76,10 @@ def pytest_configure(config):
         pinning.pin(getattr(config.option, "bench_pin_cpu", pinning.NONE))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
+    # Then matmul, before any test module imports torch: it loads numba's
+    # OpenMP runtime first, so that torch and numba share one pool of threads
+    # (matmul.openmp).
+    import matmul  # noqa: F401
     config.addinivalue_line(
         "markers", "mnist: needs the real MNIST files (MNIST_DIR or ../shared/data/mnist)")
     config.addinivalue_line(
@@ -335,6 +339,8 @@ def timed(benchmark, request, bench_device):
     """
     import torch
 
+    from matmul import openmp
+
     from . import timing
 
     config = request.config
@@ -355,7 +361,8 @@ def timed(benchmark, request, bench_device):
             min_rounds=int(config.getoption("benchmark_min_rounds")), passes=passes.passes)
         environment = Environment(torch=torch.__version__, threads=torch.get_num_threads(),
                                   device=str(bench_device), slowdown=fraction,
-                                  pinned_cpu=pinning.pinned_cpu())
+                                  pinned_cpu=pinning.pinned_cpu(),
+                                  openmp_runtimes=len(openmp.runtimes()))
         state = {"reference": reference_samples, "dropped": dropped}
 
         def record() -> None:
