@@ -38,6 +38,7 @@ from .jit import cached_njit
 from .optional import import_extra
 from .prepared import PreparedWeights
 from .registry import Workspace
+from .serial_or_parallel import BuildChoice, size_class
 
 (numba, simd), NUMBA_MISSING = import_extra("numba", "numba", ".simd", package=__package__)
 if numba is not None:
@@ -47,10 +48,9 @@ if numba is not None:
     # calling thread, and with more the calling thread takes a share. The
     # workqueue layer hands every region to worker threads, which the
     # scheduler places apart from the caller's warm caches: slower and more
-    # variable from process to process. OpenMP's spinning after a region,
-    # which would keep a core from torch's own pool, is kept short by the
-    # suite (GOMP_SPINCOUNT, bench.suite.command). A user's own choice in the
-    # environment wins.
+    # variable from process to process. numba's OpenMP runtime also serves
+    # torch when matmul is imported before torch (matmul.openmp). A user's
+    # own choice in the environment wins.
     if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
         numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
@@ -101,9 +101,9 @@ ROWS = max(1, ((simd.VECTOR_REGISTERS if simd else 16) - 2) // (COLUMNS + 1))
 # L2 (into L1 they would evict the block being computed) and are spread over
 # the passes of a block, so that memory is asked for at an even rate.
 AHEAD = 2
-# Products smaller than this run on one thread: waking the thread pool costs
-# more than they do.
-PARALLEL_MIN_MACS = 4_000_000
+# Serial or parallel build, per size class of call: timed on the first calls
+# (waking the thread pool can cost more than a small product).
+BUILDS = BuildChoice()
 
 
 # -- torch in, torch out -------------------------------------------------------
@@ -178,8 +178,8 @@ def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
     # once per state of b.
     multiple = len(block[-1])
     bt = PREPARED.get((b,), ("bt", dtype, multiple), lambda: _transposed(b, dtype, multiple))
-    blocked = simd.blocked if m * k * n >= PARALLEL_MIN_MACS else simd.blocked_serial
-    blocked(_host_array(a, dtype), bt, out, *block)
+    BUILDS.call(size_class(m, k * n, "blocked", dtype, block), m * k * n, numba.get_num_threads(),
+                simd.blocked_serial, simd.blocked, _host_array(a, dtype), bt, out, *block)
     c = torch.from_numpy(out)
     return c if dtype == a.dtype else c.to(a.dtype)
 
@@ -236,9 +236,10 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
     tensors = tuple(t for layer in layers for t in (layer.w, layer.b))
     w1t, bias1, padded, macs_per_row = PREPARED.get(
         tensors, ("forward", dtype, len(cols)), lambda: _forward_weights(layers, dtype, len(cols)))
-    forward = simd.forward if m * macs_per_row >= PARALLEL_MIN_MACS else simd.forward_serial
-    forward(_host_array(x, dtype), w1t, bias1, padded, out, numba.get_num_threads(), ahead, rows,
-            cols)
+    threads = numba.get_num_threads()
+    BUILDS.call(size_class(m, macs_per_row, "forward", dtype, len(layers)), m * macs_per_row,
+                threads, simd.forward_serial, simd.forward, _host_array(x, dtype), w1t, bias1,
+                padded, out, threads, ahead, rows, cols)
     return torch.from_numpy(out)
 
 

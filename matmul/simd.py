@@ -457,6 +457,16 @@ def _jit(**options):
     return lambda fn: cached_njit(fn, fastmath=set(FLOAT_REASSOCIATION), **options)
 
 
+@cached_njit
+def _tail_dot(s, a, i, bt, j, start, stop):
+    # s + a[i, start:stop] . bt[j, start:stop], added in order: compiled
+    # without the kernels' reassociation, so that the serial and the parallel
+    # build (which LLVM would vectorise differently) give the same bits.
+    for p in range(start, stop):
+        s += a[i, p] * bt[j, p]
+    return s
+
+
 @_jit()
 def _share(part, parts, rows):
     # Rows [lo, hi) of `rows` that pass `part` of `parts` prefetches.
@@ -484,10 +494,8 @@ def blocked(a, bt, c, ahead, rows, cols):
             sums = dot_block(a, i0, bt, j, kv, lead, hi - lo, rows, cols, ())
             for r in range(min(n_rows, m - i0)):
                 for jj in range(min(n_cols, n - j)):
-                    s = sums[r * n_cols + jj]
-                    for p in range(kv, k):
-                        s += a[i0 + r, p] * bt[j + jj, p]
-                    c[i0 + r, j + jj] = s
+                    c[i0 + r, j + jj] = _tail_dot(sums[r * n_cols + jj], a, i0 + r, bt, j + jj,
+                                                  kv, k)
 
 
 @_jit()
@@ -553,9 +561,7 @@ def forward(x, w1t, bias1, padded, out, threads, ahead, rows, cols):
                 sums = dot_block(x, i0, w1t, j, kv, lead, hi - lo, rows, cols, (0,))
                 for r in range(count):
                     for jj in range(n_cols):
-                        s = sums[r * n_cols + jj]
-                        for p in range(kv, k):
-                            s += x[i0 + r, p] * w1t[j + jj, p]
+                        s = _tail_dot(sums[r * n_cols + jj], x, i0 + r, w1t, j + jj, kv, k)
                         s += bias1[0, j + jj]
                         h[r, j + jj] = 0 if s < 0 else s  # relu; NaN stays NaN
             _later_layers(h, g, later, out, i0, count)

@@ -75,16 +75,23 @@ def test_tuned_row_blocks_and_column_padding(rows, dtype):
     assert torch.equal(KERNELS["numba_tuned"](a, b), a @ b)
 
 
+@pytest.fixture(params=["serial", "parallel"])
+def build(request, monkeypatch):
+    """Every call runs this build of the numba kernels (compiled.BUILDS would
+    otherwise choose by timing)."""
+    monkeypatch.setattr(compiled.BUILDS, "force", request.param)
+    return request.param
+
+
 @needs_numba
-def test_tuned_parallel_path_on_block_edges():
-    """A product above PARALLEL_MIN_MACS (the thread pool's path), with rows
+def test_tuned_both_builds_on_block_edges(build):
+    """The serial and the parallel build (the thread pool's path), with rows
     that end mid-block and a k that ends mid-vector; exact in float32."""
     generator = torch.Generator().manual_seed(2)
     k = 1003
-    m = (compiled.PARALLEL_MIN_MACS // (k * 10) // compiled.ROWS + 1) * compiled.ROWS + 3
+    m = 40 * compiled.ROWS + 3
     a = torch.randint(-8, 8, (m, k), generator=generator).float()
     b = torch.randint(-8, 8, (k, 10), generator=generator).float()
-    assert m * k * 10 >= compiled.PARALLEL_MIN_MACS
     assert torch.equal(KERNELS["numba_tuned"](a, b), a @ b)
 
 
@@ -105,16 +112,16 @@ F32, F64 = torch.float32, torch.float64
     ((784, 50, 10), 1, F32),
     ((784, 50, 10), 1, F64),
     ((784, 50, 10), 2 * compiled.ROWS + 1, F32),
-    ((784, 50, 10), 1500, F32),  # above PARALLEL_MIN_MACS: the thread pool's path
+    ((784, 50, 10), 1500, F32),  # many blocks a thread
     ((784, 50, 10), 1500, F64),
     # Three layers; widths that fill neither passes nor vectors (one dtype:
     # each depth is a compilation of its own).
     ((37, 23, 17, 3), 29, F32),
-], ids=["mnist-1-f32", "mnist-1-f64", "mnist-odd-f32", "mnist-parallel-f32", "mnist-parallel-f64",
+], ids=["mnist-1-f32", "mnist-1-f64", "mnist-odd-f32", "mnist-1500-f32", "mnist-1500-f64",
         "deep-f32"])
-def test_fused_forward_within_the_bound(sizes, rows, dtype):
-    """numba_fused's pass against the float64 reference, on block edges, and
-    NaN inputs stay NaN through relu as they do layer by layer."""
+def test_fused_forward_within_the_bound(sizes, rows, dtype, build):
+    """numba_fused's pass against the float64 reference, on block edges, in
+    both builds, and NaN inputs stay NaN through relu as they do layer by layer."""
     mlp = _mlp(sizes, dtype).with_kernel("numba_fused")
     x = torch.randn(rows, sizes[0], generator=torch.Generator().manual_seed(3), dtype=dtype)
     out = mlp(x)
@@ -179,3 +186,20 @@ def test_tile_must_be_a_positive_integer(tile, error):
     with pytest.raises(error):
         tiled(torch.ones(2, 2), torch.ones(2, 2), tile=tile)
 
+
+
+@needs_numba
+@pytest.mark.parametrize("k", [6, 784, 1003])
+def test_serial_and_parallel_builds_agree_to_the_bit(k, monkeypatch):
+    """compiled.BUILDS picks a build by timing, so the choice must never show in
+    the result: the scalar tail past whole vectors is added in order in both."""
+    generator = torch.Generator().manual_seed(5)
+    a = torch.randn(3 * compiled.ROWS + 2, k, generator=generator)
+    b = torch.randn(k, 10, generator=generator)
+    mlp = _mlp((k, 23, 7), torch.float32).with_kernel("numba_fused")
+    results = []
+    for build in ("serial", "parallel"):
+        monkeypatch.setattr(compiled.BUILDS, "force", build)
+        results.append((KERNELS["numba_tuned"](a, b), mlp(a)))
+    (product, logits), (product2, logits2) = results
+    assert torch.equal(product, product2) and torch.equal(logits, logits2)
