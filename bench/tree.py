@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.runs import RunError
 from bench.suite import command
+from bench.suite.command import MAX_TIMES_OPTION
 
 
 class MeasureError(RuntimeError):
@@ -82,6 +83,15 @@ class Tree:
     path: Path
     env: dict[str, str]
 
+    def takes_max_times(self) -> bool:
+        """Whether this side's suite takes per-benchmark times (an older revision's
+        plugin may not: it would refuse the option); its command module names it."""
+        source = self.path / "bench" / "suite" / "command.py"
+        try:
+            return f'"{MAX_TIMES_OPTION}"' in source.read_text(encoding="utf-8")
+        except OSError:
+            return False
+
 
 def side_env(tree: Path, mnist_dir: Path | None, keep_slowdown: bool) -> dict[str, str]:
     env = command.environment(gate_ready=True, mnist_dir=mnist_dir, keep_slowdown=keep_slowdown)
@@ -91,13 +101,16 @@ def side_env(tree: Path, mnist_dir: Path | None, keep_slowdown: bool) -> dict[st
 
 
 def measure(tree: Tree, out: Path, targets: list[str], subset: str | None,
-            max_time: float) -> Path:
+            max_time: float, max_times: Path | None = None) -> Path:
     """One fresh gate-ready process over the subset (or the given node ids), saved to
-    out: whole or not at all (a temporary name, renamed once the process succeeded)."""
+    out: whole or not at all (a temporary name, renamed once the process succeeded);
+    max_times: a file of per-benchmark times (bench.gate.rounds) beside max_time."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     args = [f"--benchmark-json={partial.resolve()}", f"--benchmark-max-time={max_time}",
             "--benchmark-columns=median,rounds"]
+    if max_times is not None:
+        args.append(f"{MAX_TIMES_OPTION}={max_times.resolve()}")
     cmd = command.pytest_command(*args, gate_ready=True,
                                  targets=tuple(targets) or (command.BENCHMARKS,))
     if subset and not targets:

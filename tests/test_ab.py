@@ -53,7 +53,7 @@ def fake_measure(monkeypatch):
     the tree's speed.txt, so each side's code decides its speed."""
     calls = []
 
-    def measure(tree, out, targets, subset, max_time):
+    def measure(tree, out, targets, subset, max_time, max_times=None):
         factor = float((tree.path / "speed.txt").read_text())
         seed = len(calls)
         names = [t.rpartition("[")[2].rstrip("]") for t in targets] or list(SUITE)
@@ -61,7 +61,8 @@ def fake_measure(monkeypatch):
                             factors={"einsum-rows500": factor})
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(document))
-        calls.append((tree.path.name, out.name, tuple(targets), factor))
+        calls.append((tree.path.name, out.name, tuple(targets), factor,
+                      max_times and json.loads(max_times.read_text())))
         return out
 
     monkeypatch.setattr(ab, "measure", measure)
@@ -81,7 +82,7 @@ def test_regression_between_two_revisions(repo, fake_measure, tmp_path, capsys):
     orders = [tuple(b["order"]) for b in manifest["blocks"]]
     assert set(orders) == {("base", "candidate"), ("candidate", "base")}  # both orders occur
     # Each side ran from its own worktree of its own revision...
-    assert {(side, factor) for side, _, _, factor in fake_measure} == {("base", 1.0),
+    assert {(side, factor) for side, _, _, factor, _ in fake_measure} == {("base", 1.0),
                                                                       ("candidate", 1.25)}
     # ... and both worktrees are gone.
     assert git("worktree", "list", cwd=repo).count("\n") == 0
@@ -91,7 +92,7 @@ def test_the_working_tree_is_the_default_candidate(repo, fake_measure, tmp_path)
     (repo / "speed.txt").write_text("1.0")  # uncommitted: back to fast
     out = tmp_path / "ab"
     assert ab.main(["HEAD", "--processes", "4", "--seed", "1", "--out", str(out)]) == 0
-    assert {factor for _, _, _, factor in fake_measure} == {1.25, 1.0}
+    assert {factor for _, _, _, factor, _ in fake_measure} == {1.25, 1.0}
     assert "working tree" in json.loads((out / "ab.json").read_text())["candidate"]["label"]
 
 
@@ -281,3 +282,35 @@ def test_a_wrong_mnist_dir_is_refused_before_any_process(repo, fake_measure, tmp
     monkeypatch.setenv("MNIST_DIR", str(tmp_path / "nowhere"))
     assert ab.main(["HEAD", "--out", str(tmp_path / "ab")]) == 2
     assert "MNIST_DIR=" in capsys.readouterr().err and fake_measure == []
+
+
+def test_later_blocks_run_with_the_times_the_first_blocks_chose(repo, fake_measure, tmp_path,
+                                                                 capsys):
+    # Both revisions' suites name the option, as this project's do (bench.suite.command).
+    (repo / "bench" / "suite").mkdir(parents=True)
+    (repo / "bench" / "suite" / "command.py").write_text('MAX_TIMES_OPTION = "--bench-max-times"\n')
+    git("add", ".", cwd=repo)
+    git("commit", "-qm", "a suite that takes per-benchmark times", cwd=repo)
+    (repo / "speed.txt").write_text("1.06")  # undecided: later blocks are needed
+    out = tmp_path / "ab"
+    ab.main(["HEAD", "--min-processes", "4", "--max-processes", "8", "--seed", "5",
+             "--max-time", "0.2", "--out", str(out)])
+    given = [times for *_, times in fake_measure]
+    after = 2 * ab.rounds.BUDGET_AFTER  # two processes a block
+    assert given[:after] == [None] * after
+    assert given[after:] and all(times == given[after] for times in given[after:])
+    manifest = json.loads((out / "ab.json").read_text())
+    assert manifest["max_times"] == given[after]
+    assert set(given[after]) == {MODULE + f"test_matmul[{name}]" for name in SUITE}
+    # The synthetic rounds (200 a process) vary far less than the processes do.
+    assert all(0 < t < 0.2 for t in given[after].values())
+    assert "rounds: from 3 blocks, 2 of 2 benchmarks need less" in capsys.readouterr().out
+
+
+def test_a_suite_without_per_benchmark_times_keeps_max_time(repo, fake_measure, tmp_path, capsys):
+    out = tmp_path / "ab"
+    ab.main(["HEAD~1", "--min-processes", "4", "--max-processes", "8", "--seed", "5",
+             "--out", str(out)])
+    assert all(times is None for *_, times in fake_measure)
+    assert "max_times" not in json.loads((out / "ab.json").read_text())
+    assert "takes no per-benchmark times" in capsys.readouterr().out

@@ -48,7 +48,7 @@ from bench.runs import RunError
 from bench.suite.mnist import local_mnist_dir, mnist_dir_problem
 from bench.tree import MeasureError, Tree, digest, git, measure, repository_root, side_env, snapshot, worktree
 
-from . import output, sequential
+from . import output, rounds, sequential
 from .blocks import DEFAULT_MAX_TIME, DEFAULT_SUBSET
 from .compare import RefusedError, Settings, compare, exit_code
 from .options import add_gate_arguments, add_look_arguments, looks_from, settings_from
@@ -56,13 +56,22 @@ from .options import add_gate_arguments, add_look_arguments, looks_from, setting
 SIDES = ("base", "candidate")
 MANIFEST = "ab.json"
 SET_ASIDE = "set-aside"
+MAX_TIMES = "max-times.json"
 # What a resumed run must share with the run it resumes.
 RESUMED_FIELDS = ("base", "candidate_id", "seed", "subset", "max_time", "schedule")
 
 
+def load_sides(out: Path, blocks: int | None = None) -> tuple[list[runs.Run], list[runs.Run]]:
+    """The saved runs of (base, candidate) in block order: every one, or those of
+    the first `blocks` blocks."""
+    base, candidate = ([runs.load(p) for p in sorted((out / side).glob("block-*.json"))
+                        if blocks is None or int(p.stem.split("-")[1]) <= blocks]
+                       for side in SIDES)
+    return base, candidate
+
+
 def judge(out: Path, settings: Settings):
-    base = [runs.load(p) for p in sorted((out / "base").glob("block-*.json"))]
-    candidate = [runs.load(p) for p in sorted((out / "candidate").glob("block-*.json"))]
+    base, candidate = load_sides(out)
     return base, candidate, compare(base, candidate, settings)
 
 
@@ -151,6 +160,9 @@ class ABRun:
         self.done = {b["block"]: b for b in self.previous.get("blocks", [])}
         self.aside = {b["block"]: b for b in self.previous.get("set_aside", [])}
         self.started = time.perf_counter()
+        # Per-benchmark times (bench.gate.rounds): chosen once, after BUDGET_AFTER blocks.
+        self.times_chosen = False
+        self.max_times: Path | None = None
 
     def run(self) -> int:
         args, out = self.args, self.out
@@ -249,12 +261,15 @@ class ABRun:
                 self.manifest["blocks"].append(entry)
                 self.progress(index, order, targets, "kept from the interrupted run")
                 return
+        if index > rounds.BUDGET_AFTER and not self.times_chosen:
+            self.choose_times()
         error = None
         for attempt in (1, 2):
             try:
                 for side in order:
+                    extra = {"max_times": self.max_times} if self.max_times else {}
                     path = measure(self.trees[side], self.out / side / f"block-{index:03d}.json",
-                                   targets, self.args.subset, self.args.max_time)
+                                   targets, self.args.subset, self.args.max_time, **extra)
                     runs.require_samples(runs.load(path))
                 error = None
                 break
@@ -279,6 +294,27 @@ class ABRun:
         self.manifest["blocks"].append(entry)
         self.save_manifest()
         self.progress(index, order, targets)
+
+    def choose_times(self) -> None:
+        """Each benchmark's time per process from the blocks so far (bench.gate.rounds),
+        written to DIR/max-times.json for both sides of every later block; kept at
+        --max-time when either side's suite cannot take them."""
+        self.times_chosen = True
+        if not all(tree.takes_max_times() for tree in self.trees.values()):
+            print("rounds: a side's suite takes no per-benchmark times; every block runs "
+                  f"at --max-time {self.args.max_time}", flush=True)
+            return
+        # The first blocks only, so that a resumed run chooses the same times.
+        base, candidate = load_sides(self.out, rounds.BUDGET_AFTER)
+        times = rounds.budgets(base, candidate, self.args.max_time)
+        path = self.out / MAX_TIMES
+        atomic.write_text(path, json.dumps(times, indent=1))
+        self.max_times = path
+        self.manifest["max_times"] = times
+        shorter = sorted(t for t in times.values() if t < self.args.max_time)
+        print(f"rounds: from {rounds.BUDGET_AFTER} blocks, {len(shorter)} of {len(times)} "
+              f"benchmarks need less than --max-time {self.args.max_time} s a process"
+              + (f" (median {shorter[len(shorter) // 2]:.3g} s)" if shorter else ""), flush=True)
 
     def progress(self, index: int, order: list[str], targets: list[str], note: str = "") -> None:
         print(f"[{time.perf_counter() - self.started:5.0f} s] block {index}: "

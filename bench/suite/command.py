@@ -34,6 +34,9 @@ GATE_READY_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THR
 GATE_READY_PASSES = 4
 GATE_READY_ARGS = ("--benchmark-timer=time.process_time", "--benchmark-save-data",
                    "--bench-pin-cpu=auto", f"--bench-passes={GATE_READY_PASSES}")
+# Per-benchmark --benchmark-max-time from a JSON file (bench.gate.rounds); bench ab
+# looks for this name in a tree's plugin before it passes the option.
+MAX_TIMES_OPTION = "--bench-max-times"
 # The slowdown injection is for trying the gates out; a run never inherits it.
 SCRUBBED_ENV = ("MATMUL_BENCH_SLOWDOWN",)
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import atexit
 import gc
+import json
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +28,7 @@ from bench import policy, runs
 from bench.runs import Environment, Workload
 
 from . import machine, pinning, saving
+from .command import MAX_TIMES_OPTION
 from .passes import Passes, Pending
 from .passes import parse as parse_passes
 
@@ -53,6 +56,9 @@ def pytest_addoption(parser):
     parser.addoption("--bench-passes", default=1, type=_passes_choice,
                      help="time each benchmark's rounds in this many passes spread over the "
                           "run (gate-ready runs do; bench.suite.passes); default 1")
+    parser.addoption(MAX_TIMES_OPTION, default=None, metavar="FILE",
+                     help="a JSON object {benchmark id: seconds}: --benchmark-max-time per "
+                          "benchmark (python -m bench ab writes one; bench.gate.rounds)")
 
 
 def _passes_choice(value: str) -> int:
@@ -60,6 +66,23 @@ def _passes_choice(value: str) -> int:
         return parse_passes(value)
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
+
+
+def _read_max_times(path: str | None) -> dict[str, float]:
+    """The --bench-max-times file's {benchmark id: seconds} ({} without one)."""
+    if path is None:
+        return {}
+    try:
+        times = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise pytest.UsageError(f"{MAX_TIMES_OPTION} {path}: not a readable JSON file "
+                                f"({error})") from None
+    if not isinstance(times, dict) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v) and v > 0 for k, v in times.items()):
+        raise pytest.UsageError(f"{MAX_TIMES_OPTION} {path}: expected an object of benchmark "
+                                "ids to positive seconds")
+    return {k: float(v) for k, v in times.items()}
 
 
 def _pin_choice(value: str):
@@ -76,6 +99,7 @@ def pytest_configure(config):
         pinning.pin(getattr(config.option, "bench_pin_cpu", pinning.NONE))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
+    config.bench_max_times = _read_max_times(getattr(config.option, "bench_max_times", None))
     # Then matmul, before any test module imports torch: it loads numba's
     # OpenMP runtime first, so that torch and numba share one pool of threads
     # (matmul.openmp).
@@ -357,7 +381,8 @@ def timed(benchmark, request, bench_device):
         reference_call = timing.synchronized(reference.call, sync)
         result, reference_samples, dropped, per_pass = timing.paired(
             benchmark, target, reference_call, clock=clock,
-            max_time=float(config.getoption("benchmark_max_time")),
+            max_time=getattr(config, "bench_max_times", {}).get(
+                request.node.nodeid, float(config.getoption("benchmark_max_time"))),
             min_rounds=int(config.getoption("benchmark_min_rounds")), passes=passes.passes)
         environment = Environment(torch=torch.__version__, threads=torch.get_num_threads(),
                                   device=str(bench_device), slowdown=fraction,
