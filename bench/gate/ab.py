@@ -12,13 +12,16 @@ and recorded), so drift of the machine hits both sides alike. The gate
 (bench.gate.decide) measures the spread between processes from the blocks,
 at looks from --min-processes to --max-processes blocks (bench.gate.sequential):
 after each look only the benchmarks still undecided get the next blocks, and
-the run stops once every benchmark is decided. --processes N is one look at
+the run stops once every benchmark is decided. After the first blocks each
+benchmark gets the time per process its spread calls for (bench.gate.rounds,
+at most --max-time), the same for both sides. --processes N is one look at
 N blocks (it replaces the former fixed --processes with --confirm). Memory
 (each call's peak allocation, where the processes recorded it) is judged
 beside time from all the blocks (bench.gate.memory).
 
 Writes DIR/base/block-NNN.json and DIR/candidate/block-NNN.json (the saved
-runs), DIR/ab.json (revisions, seed, order, the looks, settings) and the
+runs), DIR/max-times.json (those times), DIR/ab.json (revisions, seed,
+order, the looks, settings, the times) and the
 verdicts in DIR/gate.md and DIR/gate.json, with the look that decided each.
 A block whose process crashes or saves an unusable run is run once more,
 then set aside (DIR/set-aside/block-NNN.log); the verdict comes from the
@@ -82,7 +85,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-k", dest="subset", default=DEFAULT_SUBSET,
                    help=f"pytest -k expression of the gated benchmarks (default {DEFAULT_SUBSET!r})")
     p.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME,
-                   help=f"--benchmark-max-time per benchmark and process (default {DEFAULT_MAX_TIME})")
+                   help="--benchmark-max-time per benchmark and process: every benchmark's in "
+                        "the first blocks, the most any gets after them (bench.gate.rounds; "
+                        f"default {DEFAULT_MAX_TIME})")
     p.add_argument("--seed", type=int, default=None, help="seed of the block order (default: random)")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the runs and verdicts (default .benchmarks/ab/<time>)")
