@@ -56,7 +56,7 @@ class BuildChoice:
         if min(map(len, times)) > self.trials:  # each build's first call left out
             faster = median(times[1][1:]) < median(times[0][1:])
             self.chosen[key] = "parallel" if faster else "serial"
-            del self._times[key]
+            self._times.pop(key, None)
         return result
 
 
