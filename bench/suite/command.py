@@ -18,7 +18,7 @@ BENCHMARKS = "tests/benchmarks"
 # left at its default: torch and numba share one runtime in a suite process
 # (matmul.openmp), so the threads that spin are the ones the next region of
 # either needs, and a shorter spin made each round wake sleeping threads
-# (a 5-row forward pass paired with the builtin: 43 µs instead of 17-21 µs).
+# (a 5-row forward pass paired with the builtin: 43.9 µs instead of 26-27 µs).
 # torch's allocator asks for transparent huge pages: streaming a 157 MB x on
 # 4 KB pages spends a share of every kernel's time in page walks, which the
 # roofline (one read of x) pays alike.
@@ -35,7 +35,8 @@ GATE_READY_PASSES = 4
 GATE_READY_ARGS = ("--benchmark-timer=time.process_time", "--benchmark-save-data",
                    "--bench-pin-cpu=auto", f"--bench-passes={GATE_READY_PASSES}")
 # Per-benchmark --benchmark-max-time from a JSON file (bench.gate.rounds); bench ab
-# looks for this name in a tree's plugin before it passes the option.
+# looks for this name in a tree's copy of this file before it passes the option
+# (bench.tree.Tree.takes_max_times).
 MAX_TIMES_OPTION = "--bench-max-times"
 # The slowdown injection is for trying the gates out; a run never inherits it.
 SCRUBBED_ENV = ("MATMUL_BENCH_SLOWDOWN",)
