@@ -40,8 +40,8 @@ def first_share(rounds: int, passes: int) -> int:
 
 @dataclass
 class Pending:
-    """A timed benchmark's later passes: time(n) times n more rounds in pairs
-    (returning their count), record() brings its saved record up to date."""
+    """A timed benchmark's later passes: time(n) times n more rounds in pairs,
+    record() brings its saved record up to date."""
 
     rounds: int                  # per pass
     time: Callable[[int], None]

@@ -1,8 +1,8 @@
 """Pin a gate-ready run to one CPU, the one it starts on.
 
 A gate-ready run computes on one thread, but the scheduler is free to move it
-(and numba's worker thread, which a parallel kernel hands its work to even
-with one thread) from core to core. Each move leaves the kernel's weights and
+from core to core (and, under numba's workqueue layer, which hands a parallel
+kernel's work to a worker thread even with one thread, that worker too). Each move leaves the kernel's weights and
 inputs in the other core's L1 and L2, and how often it happens is a property
 of the process and of what else the machine runs: that, measured, is most of
 the spread between processes of the cache-resident kernels (README,

@@ -61,11 +61,19 @@ def pytest_addoption(parser):
                           "benchmark (python -m bench ab writes one; bench.gate.rounds)")
 
 
-def _passes_choice(value: str) -> int:
-    try:
-        return parse_passes(value)
-    except ValueError as error:
-        raise pytest.UsageError(str(error)) from None
+def _option_type(parse):
+    """An option's type from a parser that raises ValueError: pytest's one-line
+    usage error instead."""
+    def choice(value: str):
+        try:
+            return parse(value)
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
+    return choice
+
+
+_passes_choice = _option_type(parse_passes)
+_pin_choice = _option_type(pinning.parse)
 
 
 def _read_max_times(path: str | None) -> dict[str, float]:
@@ -83,13 +91,6 @@ def _read_max_times(path: str | None) -> dict[str, float]:
         raise pytest.UsageError(f"{MAX_TIMES_OPTION} {path}: expected an object of benchmark "
                                 "ids to positive seconds")
     return {k: float(v) for k, v in times.items()}
-
-
-def _pin_choice(value: str):
-    try:
-        return pinning.parse(value)
-    except ValueError as error:
-        raise pytest.UsageError(str(error)) from None
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark and xdist read these options
