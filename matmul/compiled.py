@@ -8,8 +8,11 @@
   adds (5 flops per byte), so depending on the machine's ratio of FMA rate to
   memory bandwidth either roof can bind: the kernel has to run its FMAs at
   full rate *while* x streams in. See `simd`: `blocked` and `dot_block`.
-- `numba_fused`: numba_tuned's product, registered with `fused_forward`, the
-  whole MLP forward pass in one parallel loop over blocks of rows.
+- `numba_fused`: the other way round: broadcast FMAs over the outputs (one
+  element of a row of a times a vector of a row of b), no horizontal sums;
+  registered with `fused_forward`, the whole MLP forward pass in one parallel
+  loop over blocks of rows, built the same way. See `simd`: `broadcast` and
+  `broadcast_block`.
 
 numba is an optional extra (`pip install 'matmul-bench[numba]'`). Without it
 (or with a numba that fails to import) this module still imports,
@@ -53,6 +56,7 @@ if numba is not None:
     # own choice in the environment wins.
     if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
         numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+    from .entries import entry, threads
 
 # What numba computes in, for every dtype torch hands us (other dtypes: int64
 # for integers, float32 for floating point).
@@ -85,10 +89,10 @@ def _three_loops(a, b, c):
                 c[i, j] += a[i, p] * b[p, j]
 
 
-# -- the tuned kernel and the fused forward pass ---------------------------------
+# -- numba_tuned: dot products along k ---------------------------------------------
 #
-# Both run simd's blocks: ROWS rows of a x COLUMNS rows of bt (b transposed)
-# in vector registers along k, prefetching the rows of a block AHEAD blocks on.
+# simd's dot blocks: ROWS rows of a x COLUMNS rows of bt (b transposed) in
+# vector registers along k, prefetching the rows of a block AHEAD blocks on.
 
 # Columns per pass: the MNIST layers (10 outputs; 50 hidden units in the
 # forward pass) are whole passes, so no FMA is spent on padding.
@@ -101,6 +105,29 @@ ROWS = max(1, ((simd.VECTOR_REGISTERS if simd else 16) - 2) // (COLUMNS + 1))
 # L2 (into L1 they would evict the block being computed) and are spread over
 # the passes of a block, so that memory is asked for at an even rate.
 AHEAD = 2
+
+# -- numba_fused: broadcast FMAs over the outputs -------------------------------------
+#
+# simd's broadcast blocks: BROADCAST_ROWS rows x BROADCAST_VECTORS vectors of
+# outputs, R x V accumulators plus V loaded vectors and one broadcast, with
+# registers to spare (8 x 3 with AVX-512's 32 registers, 5 x 2 with 16).
+BROADCAST_VECTORS = 3 if (simd.VECTOR_REGISTERS if simd else 16) >= 32 else 2
+BROADCAST_ROWS = ((simd.VECTOR_REGISTERS if simd else 16) - BROADCAST_VECTORS - 4) // BROADCAST_VECTORS
+# Prefetch lead, in blocks: a block's rows are one contiguous span, asked for
+# (into L2) at an even rate while the block before it computes.
+BROADCAST_AHEAD = 1
+# The fused pass's first-layer outputs past its last whole vector run as dot
+# blocks (simd.dot_block) of BROADCAST_ROWS rows, this many columns a pass.
+FORWARD_REST_COLUMNS = 2
+
+
+def _broadcast_shape(rows: int = BROADCAST_ROWS, vectors: int = BROADCAST_VECTORS,
+                     ahead: int = BROADCAST_AHEAD):
+    """The arguments that fix a broadcast block's shape and prefetch lead
+    (see simd.broadcast)."""
+    return ahead, (0,) * rows, (0,) * vectors
+
+
 # Serial or parallel build, per size class of call: timed on the first calls
 # (waking the thread pool can cost more than a small product).
 BUILDS = BuildChoice()
@@ -154,12 +181,21 @@ def _transposed(b: torch.Tensor, dtype: torch.dtype, multiple: int) -> np.ndarra
     return bt
 
 
-# What numba_tuned and numba_fused allocate beyond their output: b transposed,
+# What numba_tuned allocates beyond its output: b transposed,
 # its n columns padded with zero rows to whole passes of COLUMNS (on a call
 # that does not find it prepared already).
 PADDED_WEIGHTS = Workspace(f"output + k·n (b transposed, n padded to a multiple of {COLUMNS}, "
                            "unless already prepared)",
                            lambda m, k, n: k * -(-n // COLUMNS) * COLUMNS)
+
+
+# What numba_fused's product allocates beyond its output: b with its columns
+# padded to whole vectors, and a zero bias row as wide (on a call that does not
+# find them prepared already); the widest vectors are float32's or int32's.
+_LANES_32 = (simd.VECTOR_BYTES if simd else 16) // 4
+PADDED_COLUMNS = Workspace("output + (k + 1)·n' (b and a zero bias, n padded to whole vectors n', "
+                           "unless already prepared)",
+                           lambda m, k, n: (k + 1) * -(-n // _LANES_32) * _LANES_32)
 
 
 def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
@@ -178,8 +214,11 @@ def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
     # once per state of b.
     multiple = len(block[-1])
     bt = PREPARED.get((b,), ("bt", dtype, multiple), lambda: _transposed(b, dtype, multiple))
-    BUILDS.call(size_class(m, k * n, "blocked", dtype, block), m * k * n, numba.get_num_threads(),
-                simd.blocked_serial, simd.blocked, _host_array(a, dtype), bt, out, *block)
+    # The arguments' types are fixed by (dtype, block): see entries.
+    types = (dtype, block)
+    BUILDS.call(size_class(m, k * n, "blocked", *types), m * k * n, threads(),
+                entry(simd.blocked_serial, types), entry(simd.blocked, types),
+                _host_array(a, dtype), bt, out, *block)
     c = torch.from_numpy(out)
     return c if dtype == a.dtype else c.to(a.dtype)
 
@@ -199,24 +238,57 @@ def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def numba_fused(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """numba_tuned's product; an MLP's forward pass fused per block of rows.
+    """Broadcast FMAs over the outputs, no lane sums; an MLP's forward pass fused per block of rows.
 
-    The product is numba_tuned's (same model); forward.MLP runs fused_forward.
+    Blocks of BROADCAST_ROWS rows (8 with AVX-512) x BROADCAST_VECTORS
+    vectors of c's columns (b's columns padded to whole vectors); correct for
+    every shape. Model: each step over k loads those vectors of one row of b
+    and broadcasts one element of each row of the block: R x V FMAs and no
+    horizontal sums, so FMA-bound where n fills its vectors. For the skinny
+    MNIST layer (n = 10: 6 of 16 lanes are padding) the FMAs take about as
+    long as one read of x, and the block's rows, one contiguous span, stream
+    in (prefetched a block ahead) while they run. forward.MLP runs fused_forward.
     """
-    return _tuned(a, b, _block_shape())
+    return _broadcast(a, b, _broadcast_shape())
+
+
+def _broadcast(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
+    """a @ b by simd.broadcast with `block` = _broadcast_shape()'s (ahead, rows, vectors)."""
+    if simd is None:
+        raise ImportError(NUMBA_MISSING)
+    dtype = _compute_dtype(a.dtype)
+    m, k = a.shape
+    n = b.shape[1]
+    if m * n == 0:
+        return torch.empty(m, n, dtype=a.dtype)
+    out = np.empty((m, n), _NUMPY[dtype])  # every entry is written (0 when k = 0)
+    step = _lanes(dtype)
+    w, bias = PREPARED.get((b,), ("columns", dtype, step), lambda: _padded(b, None, dtype, step))
+    count = threads()
+    types = (dtype, block)  # fix the arguments' types: see entries
+    BUILDS.call(size_class(m, k * n, "broadcast", *types), m * k * n, count,
+                entry(simd.broadcast_serial, types), entry(simd.broadcast, types),
+                _host_array(a, dtype), w, bias, out, count, *block)
+    c = torch.from_numpy(out)
+    return c if dtype == a.dtype else c.to(a.dtype)
 
 
 def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
-    """An MLP's logits in one pass over x: per block of ROWS rows, layer 1 as
-    numba_tuned's blocks into a cache-resident buffer (+ bias, relu), then each
-    later layer broadcast-FMA over its outputs. NotImplemented unless x and
-    every weight and bias share float32 or float64 on the CPU and there are at
-    least two layers (forward.MLP then runs one kernel call per layer).
+    """An MLP's logits in one pass over x, per block of FORWARD_ROWS rows:
+    layer 1 broadcast-FMA over its outputs (FORWARD_VECTORS vectors of them
+    at a time; the outputs past the last whole vector as numba_tuned's
+    blocks) into a cache-resident buffer (+ bias, relu), then each later
+    layer the same way. NotImplemented unless x and every weight and bias
+    share float32 or float64 on the CPU and there are at least two layers
+    (forward.MLP then runs one kernel call per layer).
 
-    Model: layer 1 is FMA-bound (its weights stay in L2, each row block of x
-    in L1 across its passes); the later layers are a sliver of the flops
-    (500 of 39 700 multiply-adds a row for 784 -> 50 -> 10); x is read once
-    and the hidden activations never reach memory.
+    Model: layer 1 is FMA-bound: each step loads FORWARD_VECTORS vectors of
+    a row of its weights (which stay in L2) and broadcasts one element of
+    each row of the block (prefetched one block ahead), R x V FMAs and no
+    lane sums, so for 784 -> 50 all but 2 of the 50 outputs need no
+    horizontal sums at all. The later layers are a sliver of the flops (500
+    of 39 700 multiply-adds a row for 784 -> 50 -> 10), R independent chains
+    each; x is read once and the hidden activations never reach memory.
     """
     if numba is None:
         raise ImportError(NUMBA_MISSING)
@@ -232,39 +304,52 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
     if m == 0:
         return torch.empty(0, layers[-1].out_features, dtype=dtype)
     out = np.empty((m, layers[-1].out_features), _NUMPY[dtype])
-    ahead, rows, cols = _block_shape()
+    block = (*_broadcast_shape(), (0,) * FORWARD_REST_COLUMNS)  # simd.forward's last four
     tensors = tuple(t for layer in layers for t in (layer.w, layer.b))
-    w1t, bias1, padded, macs_per_row = PREPARED.get(
-        tensors, ("forward", dtype, len(cols)), lambda: _forward_weights(layers, dtype, len(cols)))
-    threads = numba.get_num_threads()
-    BUILDS.call(size_class(m, macs_per_row, "forward", dtype, len(layers)), m * macs_per_row,
-                threads, simd.forward_serial, simd.forward, _host_array(x, dtype), w1t, bias1,
-                padded, out, threads, ahead, rows, cols)
+    (w1, w1t_rest, bias1, padded), macs_per_row = PREPARED.get(
+        tensors, ("forward", dtype, block), lambda: _forward_weights(layers, dtype))
+    count = threads()
+    types = (dtype, len(layers), block)  # fix the arguments' types: see entries
+    BUILDS.call(size_class(m, macs_per_row, "forward", *types), m * macs_per_row, count,
+                entry(simd.forward_serial, types), entry(simd.forward, types),
+                _host_array(x, dtype), w1, w1t_rest, bias1, padded, out, count, *block)
     return torch.from_numpy(out)
 
 
-def _padded(w: torch.Tensor, b: torch.Tensor, dtype: torch.dtype, multiple: int,
-            transpose: bool) -> tuple[np.ndarray, np.ndarray]:
-    """w (or w.T, with transpose) and b as 1 x n in `dtype`, the n outputs padded
-    with zeros to a whole multiple."""
+def _lanes(dtype: torch.dtype) -> int:
+    """Elements of `dtype` in one of simd's vectors."""
+    return simd.VECTOR_BYTES // np.dtype(_NUMPY[dtype]).itemsize
+
+
+def _padded(w: torch.Tensor, b: torch.Tensor | None, dtype: torch.dtype,
+            multiple: int) -> tuple[np.ndarray, np.ndarray]:
+    """w and b (zeros for None) as 1 x n in `dtype`, the n outputs padded with
+    zeros to a whole multiple."""
     k, n = w.shape
     width = -(-n // multiple) * multiple
-    if transpose:
-        wp = _transposed(w, dtype, multiple)
-    else:
-        wp = np.zeros((k, width), _NUMPY[dtype])
-        wp[:, :n] = w.detach().to(dtype).numpy()
+    wp = np.zeros((k, width), _NUMPY[dtype])
+    wp[:, :n] = w.detach().to(dtype).numpy()
     bias = np.zeros((1, width), _NUMPY[dtype])
-    bias[0, :n] = b.detach().to(dtype).numpy()
+    if b is not None:
+        bias[0, :n] = b.detach().to(dtype).numpy()
     return wp, bias
 
 
-def _forward_weights(layers, dtype: torch.dtype, columns: int):
-    """What simd.forward takes of the layers: the first layer's weights
-    transposed and its outputs padded to whole passes of `columns`; the later
-    layers' outputs padded to whole vectors; and the multiply-adds per row."""
+def _forward_weights(layers, dtype: torch.dtype):
+    """What simd.forward takes of the layers, and the multiply-adds per row:
+    the first layer's weights for its whole vectors of outputs, the weights
+    of its other outputs transposed (padded to whole passes of
+    FORWARD_REST_COLUMNS), both's biases in one row; then the later layers'
+    weights and biases, their outputs padded to whole vectors."""
     first, *later = layers
-    w1t, bias1 = _padded(first.w, first.b, dtype, columns, True)
-    step = simd.VECTOR_BYTES // np.dtype(_NUMPY[dtype]).itemsize
-    padded = tuple(_padded(layer.w, layer.b, dtype, step, False) for layer in later)
-    return w1t, bias1, padded, sum(layer.in_features * layer.out_features for layer in layers)
+    step = _lanes(dtype)
+    k, n = first.w.shape
+    nv = n - n % step
+    w = first.w.detach().to(dtype)
+    w1 = np.ascontiguousarray(w[:, :nv].numpy())
+    w1t_rest = _transposed(w[:, nv:], dtype, FORWARD_REST_COLUMNS)
+    bias1 = np.zeros((1, nv + w1t_rest.shape[0]), _NUMPY[dtype])
+    bias1[0, :n] = first.b.detach().to(dtype).numpy()
+    padded = tuple(_padded(layer.w, layer.b, dtype, step) for layer in later)
+    macs_per_row = sum(layer.in_features * layer.out_features for layer in layers)
+    return (w1, w1t_rest, bias1, padded), macs_per_row

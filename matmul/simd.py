@@ -20,15 +20,27 @@ inner loops out in LLVM vectors through a few intrinsics:
   per loaded vector, so that a later block streams in while this one
   computes. The loop carries metadata that keeps LLVM from unrolling or
   interleaving it (either would multiply the live accumulators and spill).
+- `broadcast_block(a, i0, count, w, bias, j0, dst, d0, relu, lead, rows,
+  vectors)`: the other micro-kernel, with no lane sums at all. Rows
+  i0 .. i0 + R - 1 of `a` times V vectors of columns of `w` from j0 on, plus
+  bias (relu'd when asked), stored into rows d0 .. of `dst`: each step p
+  loads V vectors of w's row p and broadcasts a[i0 + r, p] for each of the
+  R rows, R x V FMAs into accumulators carried in registers (phi nodes, not
+  memory: see `_carrying`). With `lead` >= 0 it prefetches the R rows from
+  `lead` on, one contiguous span, at an even rate. It stores its own
+  results: handing R x V vectors back as a tuple indexed by the caller kept
+  them on the stack, and the loop ran at a third of its speed.
 - `fma_chains(x, y, iterations, chains)`: the FMA-throughput microkernel of
   the compute roof (bench.suite.roofs): C independent accumulators in
   registers, nothing but FMAs in the loop.
-- `lanes`, `vload`, `vstore`, `vsplat`, `vfma`, `vadd`, `vrelu`, `vlane`:
-  single vector operations for the layers that run broadcast-FMA over their
-  outputs.
-- the kernels `blocked` (c = a @ bt.T by such blocks, parallel over blocks of
-  rows) and `forward` (an MLP's forward pass, fused per block of rows), each
-  also built for one thread (`blocked_serial`, `forward_serial`); and the
+- `lanes`, `vload`, `vsplat`, `vadd`, `vlane`: single vector operations,
+  for the read kernel.
+- the kernels `blocked` (c = a @ bt.T by dot blocks, parallel over blocks of
+  rows), `broadcast` (c = a @ w by broadcast blocks) and `forward` (an MLP's
+  forward pass, fused per block of rows: broadcast blocks for every layer,
+  dot blocks for the first layer's outputs past its last whole vector), each
+  also built for one thread (`blocked_serial`, `broadcast_serial`,
+  `forward_serial`); and the
   roofs' microkernels `fma_peak` (one fma_chains loop per thread) and
   `read_sum` (a wide-load read, also `read_sum_serial`). `compiled`
   chooses their block shape and wraps them for torch.
@@ -220,6 +232,44 @@ def _loop(builder, start, stop, step):
     builder.position_at_end(end)
 
 
+class _Carried:
+    """The loop index and the values a _carrying loop carries from one step to
+    the next: the body reads `values` and sets them to the next step's."""
+
+    def __init__(self, index, values):
+        self.index, self.values = index, values
+
+
+@contextmanager
+def _carrying(builder, start, stop, step, initial):
+    """_loop's loop, with values carried from step to step in SSA registers
+    (phi nodes), never through memory; on exit `values` are the final ones.
+    (Accumulators kept in allocas are promoted to registers only where LLVM's
+    passes manage it; inlined into some callers they stayed on the stack.)"""
+    preheader = builder.basic_block
+    cond = builder.append_basic_block("simd.cond")
+    body = builder.append_basic_block("simd.body")
+    end = builder.append_basic_block("simd.end")
+    builder.branch(cond)
+    builder.position_at_end(cond)
+    index = builder.phi(start.type)
+    index.add_incoming(start, preheader)
+    phis = [builder.phi(value.type) for value in initial]
+    for phi, value in zip(phis, initial):
+        phi.add_incoming(value, preheader)
+    builder.cbranch(builder.icmp_signed("<", index, stop), body, end)
+    builder.position_at_end(body)
+    state = _Carried(index, list(phis))
+    yield state
+    latch = builder.basic_block
+    index.add_incoming(builder.add(index, step), latch)
+    for phi, value in zip(phis, state.values):
+        phi.add_incoming(value, latch)
+    builder.branch(cond).set_metadata("llvm.loop", _loop_id(builder.module))
+    builder.position_at_end(end)
+    state.values = phis
+
+
 @intrinsic
 def dot_block(typingctx, a, i0, bt, j0, kv, ahead, count, rows, cols, tree):
     """R x C dot products a[i0 + r, :kv] . bt[j0 + c, :kv] (see the module
@@ -317,6 +367,106 @@ def fma_chains(typingctx, x, y, iterations, chains):
     return x(x, y, iterations, chains), codegen
 
 
+def _relu(builder, vec, value):
+    zero = ir.Constant(value.type, None)
+    if isinstance(vec.dtype, types.Float):
+        negative = builder.fcmp_ordered("<", value, zero)
+    else:
+        negative = builder.icmp_signed("<", value, zero)
+    return builder.select(negative, zero, value)  # NaN kept
+
+
+def _store_columns(context, builder, vec, dst_ty, dst, row, col, value):
+    """dst[row, col : col + lanes] = value, the lanes past dst's last column dropped."""
+    intp = context.get_value_type(types.intp)
+    width = cgutils.unpack_tuple(builder, dst.shape)[1]
+    whole = builder.icmp_signed("<=", builder.add(col, intp(vec.lanes)), width)
+    with builder.if_else(whole, likely=True) as (then, otherwise):
+        with then:
+            ptr = builder.bitcast(_pointer(context, builder, dst_ty, dst, row, col),
+                                  value.type.as_pointer())
+            builder.store(value, ptr, align=vec.dtype.bitwidth // 8)
+        with otherwise:
+            with _loop(builder, intp(0), builder.sub(width, col), intp(1)) as lane:
+                builder.store(builder.extract_element(value, lane),
+                              _pointer(context, builder, dst_ty, dst, row, builder.add(col, lane)))
+
+
+@intrinsic
+def broadcast_block(typingctx, a, i0, count, w, bias, j0, dst, d0, relu, lead, rows, vectors):
+    """One block of a layer by broadcast FMAs, for r < count and v < V:
+    dst[d0 + r, c : c + lanes] = a[i0 + r, :K] @ w[:, c : c + lanes] + bias[0, c : c + lanes],
+    c = j0 + v * lanes, K = w's rows; relu'd when `relu`; the lanes past dst's
+    last column dropped. R (>= count) and V are carried by the types of
+    `rows` and `vectors` (tuples of R and V zeros); rows past the end of a
+    read its last row. Each step p loads V vectors of w's row p and
+    broadcasts one element of each of the R rows: R x V FMAs into
+    accumulators carried in registers, no lane sums. With lead >= 0 the loop
+    also prefetches (into L2) the R rows of a from row `lead` on, one cache
+    line every 64 / (R * itemsize) steps, so that the next block streams in
+    while this one computes. The stores happen here, not in the caller: a
+    tuple of vectors handed back and indexed there made LLVM keep the
+    accumulators on the stack."""
+    if not (_is_matrix(a) and _is_matrix(w) and _is_matrix(bias) and _is_matrix(dst)
+            and a.dtype == w.dtype == bias.dtype == dst.dtype
+            and isinstance(rows, types.BaseTuple) and isinstance(vectors, types.BaseTuple)
+            and isinstance(relu, types.Boolean)
+            and all(isinstance(t, types.Integer) for t in (i0, count, j0, d0, lead))):
+        return None
+    n_rows, n_vectors = len(rows.types), len(vectors.types)
+    vec = vector_of(a.dtype)
+    sig = types.void(a, i0, count, w, bias, j0, dst, d0, relu, lead, rows, vectors)
+
+    def codegen(context, builder, signature, args):
+        a_ty, i0_ty, count_ty, w_ty, bias_ty, j0_ty, dst_ty, d0_ty, _, lead_ty = signature.args[:10]
+        intp = context.get_value_type(types.intp)
+        vty = context.get_value_type(vec)
+        A, W, B, D = (context.make_array(ty)(context, builder, args[i])
+                      for i, ty in [(0, a_ty), (3, w_ty), (4, bias_ty), (6, dst_ty)])
+        i0_v, count_v, j0_v, d0_v, lead_v = (
+            _intp(context, builder, args[i], ty)
+            for i, ty in [(1, i0_ty), (2, count_ty), (5, j0_ty), (7, d0_ty), (9, lead_ty)])
+        k_v = cgutils.unpack_tuple(builder, W.shape)[0]
+        last = builder.sub(cgutils.unpack_tuple(builder, A.shape)[0], intp(1))
+        a_rows = []
+        for r in range(n_rows):
+            i = builder.add(i0_v, intp(r))
+            a_rows.append(builder.select(builder.icmp_signed("<", i, last), i, last))
+        cols = [builder.add(j0_v, intp(v * vec.lanes)) for v in range(n_vectors)]
+        # The R rows from `lead` on are one contiguous span of R * K elements
+        # (a is C-contiguous): step p prefetches its p-th R-element stretch.
+        prefetching = builder.icmp_signed(">=", lead_v, intp(0))
+        span = builder.bitcast(
+            _pointer(context, builder, a_ty, A, builder.select(prefetching, lead_v, intp(0)),
+                     intp(0)), ir.IntType(8).as_pointer())
+        stride = intp(n_rows * vec.dtype.bitwidth // 8)
+        zero = ir.Constant(vty, None)
+        with _carrying(builder, intp(0), k_v, intp(1), [zero] * (n_rows * n_vectors)) as step:
+            p = step.index
+            with builder.if_then(prefetching, likely=True):
+                _prefetch_l2(builder, builder.gep(span, [builder.mul(p, stride)]))
+            ws = [_load(context, builder, vec, w_ty, W, p, col) for col in cols]
+            accs = list(step.values)
+            for r, row in enumerate(a_rows):
+                x = _splat(builder, vty, vec.lanes,
+                           builder.load(_pointer(context, builder, a_ty, A, row, p)))
+                for v in range(n_vectors):
+                    accs[r * n_vectors + v] = _fma(builder, vec, x, ws[v], accs[r * n_vectors + v])
+            step.values = accs
+        relu_v = args[8]
+        biases = [_load(context, builder, vec, bias_ty, B, intp(0), col) for col in cols]
+        for r in range(n_rows):
+            with builder.if_then(builder.icmp_signed("<", intp(r), count_v)):
+                row = builder.add(d0_v, intp(r))
+                for v, col in enumerate(cols):
+                    value = _add(builder, vec, step.values[r * n_vectors + v], biases[v])
+                    value = builder.select(relu_v, _relu(builder, vec, value), value)
+                    _store_columns(context, builder, vec, dst_ty, D, row, col, value)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 def _splat(builder, vty, count, value):
     one = builder.insert_element(ir.Constant(vty, ir.Undefined), value,
                                  ir.Constant(ir.IntType(32), 0))
@@ -354,24 +504,6 @@ def vload(typingctx, a, i, j):
 
 
 @intrinsic
-def vstore(typingctx, a, i, j, v):
-    """a[i, j : j + lanes] = v."""
-    if not (_is_matrix(a) and isinstance(v, Vector) and v == vector_of(a.dtype)):
-        return None
-
-    def codegen(context, builder, signature, args):
-        a_ty, i_ty, j_ty, _ = signature.args
-        ary = context.make_array(a_ty)(context, builder, args[0])
-        ptr = _pointer(context, builder, a_ty, ary, _intp(context, builder, args[1], i_ty),
-                       _intp(context, builder, args[2], j_ty))
-        vty = context.get_value_type(v)
-        builder.store(args[3], builder.bitcast(ptr, vty.as_pointer()), align=v.dtype.bitwidth // 8)
-        return context.get_dummy_value()
-
-    return types.void(a, i, j, v), codegen
-
-
-@intrinsic
 def vsplat(typingctx, a, x):
     """A vector of a's dtype with every lane x (converted to that dtype)."""
     if not (isinstance(a, types.Array) and isinstance(x, types.Number)):
@@ -386,18 +518,6 @@ def vsplat(typingctx, a, x):
 
 
 @intrinsic
-def vfma(typingctx, x, y, acc):
-    """x * y + acc, lane by lane (fused for floats)."""
-    if not (isinstance(x, Vector) and x == y == acc):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return _fma(builder, x, *args)
-
-    return acc(x, y, acc), codegen
-
-
-@intrinsic
 def vadd(typingctx, x, y):
     """x + y, lane by lane."""
     if not (isinstance(x, Vector) and x == y):
@@ -407,24 +527,6 @@ def vadd(typingctx, x, y):
         return _add(builder, x, *args)
 
     return x(x, y), codegen
-
-
-@intrinsic
-def vrelu(typingctx, x):
-    """max(x, 0) lane by lane, NaN kept (torch's clamp_min(0) does the same)."""
-    if not isinstance(x, Vector):
-        return None
-
-    def codegen(context, builder, signature, args):
-        value = args[0]
-        zero = ir.Constant(value.type, None)
-        if isinstance(x.dtype, types.Float):
-            negative = builder.fcmp_ordered("<", value, zero)
-        else:
-            negative = builder.icmp_signed("<", value, zero)
-        return builder.select(negative, zero, value)
-
-    return x(x), codegen
 
 
 @intrinsic
@@ -499,72 +601,88 @@ def blocked(a, bt, c, ahead, rows, cols):
 
 
 @_jit()
-def _later_layers(h, g, layers, out, i0, count):
-    # Layers 2.. for rows i0 .. i0 + count - 1 whose first-layer activations
-    # are h[:count]; g is scratch of h's shape. Each layer runs broadcast-FMA
-    # over its outputs (w padded to whole vectors of columns), two
-    # accumulators per vector to halve the FMA dependency chain; relu after
-    # every layer but the last, whose outputs go to out.
-    step = lanes(h)
-    last = len(layers) - 1
-    src, dst = h, g
-    for layer in range(len(layers)):
-        w, bias = layers[layer]
-        fan_in, width = w.shape
-        for r in range(count):
-            for j in range(0, width, step):
-                acc0 = vload(bias, 0, j)
-                acc1 = vsplat(bias, 0)
-                q = 0
-                while q + 1 < fan_in:
-                    acc0 = vfma(vsplat(w, src[r, q]), vload(w, q, j), acc0)
-                    acc1 = vfma(vsplat(w, src[r, q + 1]), vload(w, q + 1, j), acc1)
-                    q += 2
-                if q < fan_in:
-                    acc0 = vfma(vsplat(w, src[r, q]), vload(w, q, j), acc0)
-                acc = vadd(acc0, acc1)
-                if layer == last:
-                    for lane in range(min(step, out.shape[1] - j)):
-                        out[i0 + r, j + lane] = vlane(acc, lane)
-                else:
-                    vstore(dst, r, j, vrelu(acc))
-        src, dst = dst, src
+def _broadcast_layer(src, s0, count, w, bias, dst, d0, relu, lead, rows, vectors):
+    # dst[d0 + r, :n] = src[s0 + r, :fan_in] @ w + bias (relu'd) for r < count,
+    # w fan_in x n with n a whole number of vectors (bias 1 x n or wider): by
+    # broadcast_block, V vectors of columns at a time, then one at a time.
+    step = lanes(src)
+    n = w.shape[1]
+    width = len(vectors) * step
+    j = 0
+    while j + width <= n:
+        broadcast_block(src, s0, count, w, bias, j, dst, d0, relu, lead, rows, vectors)
+        lead = -1  # the next block is on its way
+        j += width
+    while j < n:
+        broadcast_block(src, s0, count, w, bias, j, dst, d0, relu, lead, rows, (0,))
+        lead = -1
+        j += step
 
 
 @_jit(parallel=True)
-def forward(x, w1t, bias1, padded, out, threads, ahead, rows, cols):
-    # out = the MLP's logits for x. Layer 1 (w1t: its weights transposed,
-    # n1 x k, and bias1: 1 x n1, both padded with zeros to whole passes) runs
-    # as `blocked` does, then bias and relu into h; layers 2.. (_later_layers,
-    # `padded`: (w, bias) pairs with the outputs padded to whole vectors)
-    # follow per block of rows, so the hidden activations never leave the cache.
+def broadcast(a, w, bias, c, threads, ahead, rows, vectors):
+    # c = a @ w[:, :n] + bias, per block of R rows by _broadcast_layer; w's
+    # (and bias's) columns are padded with zeros to whole vectors.
+    m = a.shape[0]
+    n_rows = len(rows)
+    blocks = (m + n_rows - 1) // n_rows
+    chunks = min(blocks, threads)  # one contiguous run of blocks per thread
+    for chunk in numba.prange(chunks):
+        for block in range(chunk * blocks // chunks, (chunk + 1) * blocks // chunks):
+            i0 = block * n_rows
+            lead = i0 + ahead * n_rows  # `ahead` blocks on, while whole
+            if ahead <= 0 or lead + n_rows > m:
+                lead = -1
+            _broadcast_layer(a, i0, min(n_rows, m - i0), w, bias, c, i0, False, lead, rows,
+                             vectors)
+
+
+@_jit(parallel=True)
+def forward(x, w1, w1t_rest, bias1, padded, out, threads, ahead, rows, vectors, cols):
+    # out = the MLP's logits for x, per block of R rows. Layer 1: its first
+    # nv outputs (w1: k x nv, nv whole vectors) by _broadcast_layer, its other
+    # outputs (w1t_rest: their weights transposed, padded with zero rows to
+    # whole passes of C) by dot_block; bias1 (1 x nv + rows of w1t_rest)
+    # holds both's biases; relu. Layers 2.. (`padded`: (w, bias) pairs, the
+    # outputs padded to whole vectors) follow by _broadcast_layer, so the
+    # hidden activations never leave the cache.
     m, k = x.shape
     n_rows, n_cols = len(rows), len(cols)
     # A list made here: the parallel loop cannot take a tuple of arrays argument.
     later = [padded[layer] for layer in range(len(padded))]
-    width = w1t.shape[0]
-    widest = width
+    nv = w1.shape[1]
+    widest = nv + w1t_rest.shape[0]
     for w, _ in later:
         widest = max(widest, w.shape[1])
     kv = k - k % lanes(x)
     blocks = (m + n_rows - 1) // n_rows
     chunks = min(blocks, threads)  # one contiguous run of blocks per thread
     for chunk in numba.prange(chunks):
-        h = np.empty((n_rows, widest), x.dtype)
-        g = np.empty((n_rows, widest), x.dtype)
+        # Zeros: rows past `count` of a last block are computed (not stored).
+        h = np.zeros((n_rows, widest), x.dtype)
+        g = np.zeros((n_rows, widest), x.dtype)
         for block in range(chunk * blocks // chunks, (chunk + 1) * blocks // chunks):
             i0 = block * n_rows
             count = min(n_rows, m - i0)
-            for j in range(0, width, n_cols):
-                lo, hi = _share(j // n_cols, width // n_cols, n_rows)
-                lead = i0 + ahead * n_rows + lo if ahead > 0 else -1  # `ahead` blocks on
-                sums = dot_block(x, i0, w1t, j, kv, lead, hi - lo, rows, cols, (0,))
+            lead = i0 + ahead * n_rows  # `ahead` blocks on, while whole
+            if ahead <= 0 or lead + n_rows > m:
+                lead = -1
+            _broadcast_layer(x, i0, count, w1, bias1, h, 0, True, lead, rows, vectors)
+            for j in range(0, w1t_rest.shape[0], n_cols):
+                sums = dot_block(x, i0, w1t_rest, j, kv, -1, 0, rows, cols, (0,))
                 for r in range(count):
                     for jj in range(n_cols):
-                        s = _tail_dot(sums[r * n_cols + jj], x, i0 + r, w1t, j + jj, kv, k)
-                        s += bias1[0, j + jj]
-                        h[r, j + jj] = 0 if s < 0 else s  # relu; NaN stays NaN
-            _later_layers(h, g, later, out, i0, count)
+                        s = _tail_dot(sums[r * n_cols + jj], x, i0 + r, w1t_rest, j + jj, kv, k)
+                        s += bias1[0, nv + j + jj]
+                        h[r, nv + j + jj] = 0 if s < 0 else s  # relu; NaN stays NaN
+            src, dst = h, g
+            for layer in range(len(later)):
+                w, bias = later[layer]
+                if layer == len(later) - 1:
+                    _broadcast_layer(src, 0, count, w, bias, out, i0, False, -1, rows, vectors)
+                else:
+                    _broadcast_layer(src, 0, count, w, bias, dst, 0, True, -1, rows, vectors)
+                    src, dst = dst, src
 
 
 @_jit(parallel=True)
@@ -623,11 +741,12 @@ def _renamed(fn, name):
 
 
 blocked_serial = _jit()(_renamed(blocked.py_func, "blocked_serial"))
+broadcast_serial = _jit()(_renamed(broadcast.py_func, "broadcast_serial"))
 forward_serial = _jit()(_renamed(forward.py_func, "forward_serial"))
 read_sum_serial = _jit()(_renamed(read_sum.py_func, "read_sum_serial"))
 
 
 __all__ = ["FEATURES", "VECTOR_BYTES", "VECTOR_REGISTERS", "Vector", "blocked", "blocked_serial",
-           "dot_block", "fma_chains", "fma_peak", "forward", "forward_serial", "lanes",
-           "read_sum", "read_sum_serial", "vadd", "vector_of", "vfma", "vlane",
-           "vload", "vrelu", "vsplat", "vstore"]
+           "broadcast", "broadcast_block", "broadcast_serial", "dot_block", "fma_chains",
+           "fma_peak", "forward", "forward_serial", "lanes", "read_sum", "read_sum_serial",
+           "vadd", "vector_of", "vlane", "vload", "vsplat"]

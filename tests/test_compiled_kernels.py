@@ -60,19 +60,25 @@ def test_operands_that_require_grad(name):
     assert torch.equal(KERNELS[name](a, b), a @ b.detach())
 
 
+# The two blocked kernels and the rows of their blocks.
+BLOCKED = {"numba_tuned": compiled.ROWS, "numba_fused": compiled.BROADCAST_ROWS}
+
+
 @needs_numba
+@pytest.mark.parametrize("name", BLOCKED)
 @pytest.mark.parametrize("dtype", [torch.int64, torch.float32], ids=["int64", "f32"])
-@pytest.mark.parametrize("rows", [1, compiled.ROWS - 1, compiled.ROWS * 37 + 1],
-                         ids=["one", "short_block", "odd"])
-def test_tuned_row_blocks_and_column_padding(rows, dtype):
+@pytest.mark.parametrize("rows", ["one", "short_block", "odd"])
+def test_blocked_row_blocks_and_column_padding(name, rows, dtype):
     """Rows short of a block and past whole blocks, an n that pads the last
-    column pass, a k with a scalar tail past whole vectors: at sizes the
-    property tests' element budget does not reach. Integer values, so float32
-    sums are exact too."""
+    column pass (and the last vector), a k with a scalar tail past whole
+    vectors: at sizes the property tests' element budget does not reach.
+    Integer values, so float32 sums are exact too."""
+    block = BLOCKED[name]
+    m = {"one": 1, "short_block": block - 1, "odd": block * 37 + 1}[rows]
     generator = torch.Generator().manual_seed(0)
-    a = torch.randint(-50, 50, (rows, 300), generator=generator).to(dtype)
+    a = torch.randint(-50, 50, (m, 300), generator=generator).to(dtype)
     b = torch.randint(-50, 50, (300, 2 * compiled.COLUMNS + 1), generator=generator).to(dtype)
-    assert torch.equal(KERNELS["numba_tuned"](a, b), a @ b)
+    assert torch.equal(KERNELS[name](a, b), a @ b)
 
 
 @pytest.fixture(params=["serial", "parallel"])
@@ -84,15 +90,17 @@ def build(request, monkeypatch):
 
 
 @needs_numba
-def test_tuned_both_builds_on_block_edges(build):
+@pytest.mark.parametrize("name", BLOCKED)
+def test_blocked_both_builds_on_block_edges(name, build):
     """The serial and the parallel build (the thread pool's path), with rows
-    that end mid-block and a k that ends mid-vector; exact in float32."""
+    that end mid-block, a k that ends mid-vector and an n wider than a group
+    of vectors; exact in float32."""
     generator = torch.Generator().manual_seed(2)
     k = 1003
-    m = 40 * compiled.ROWS + 3
+    m = 40 * BLOCKED[name] + 3
     a = torch.randint(-8, 8, (m, k), generator=generator).float()
-    b = torch.randint(-8, 8, (k, 10), generator=generator).float()
-    assert torch.equal(KERNELS["numba_tuned"](a, b), a @ b)
+    b = torch.randint(-8, 8, (k, 70), generator=generator).float()
+    assert torch.equal(KERNELS[name](a, b), a @ b)
 
 
 # --- the fused forward pass ---------------------------------------------------------
@@ -111,14 +119,17 @@ F32, F64 = torch.float32, torch.float64
 @pytest.mark.parametrize("sizes, rows, dtype", [
     ((784, 50, 10), 1, F32),
     ((784, 50, 10), 1, F64),
-    ((784, 50, 10), 2 * compiled.ROWS + 1, F32),
+    ((784, 50, 10), 2 * compiled.BROADCAST_ROWS + 1, F32),
     ((784, 50, 10), 1500, F32),  # many blocks a thread
     ((784, 50, 10), 1500, F64),
     # Three layers; widths that fill neither passes nor vectors (one dtype:
     # each depth is a compilation of its own).
     ((37, 23, 17, 3), 29, F32),
+    # A first layer of whole groups of vectors, single vectors and more than
+    # one pass of columns past them; a second wider than one group.
+    ((101, 4 * 16 + 5, 57, 3), 3 * compiled.BROADCAST_ROWS - 1, F32),
 ], ids=["mnist-1-f32", "mnist-1-f64", "mnist-odd-f32", "mnist-1500-f32", "mnist-1500-f64",
-        "deep-f32"])
+        "deep-f32", "wide-f32"])
 def test_fused_forward_within_the_bound(sizes, rows, dtype, build):
     """numba_fused's pass against the float64 reference, on block edges, in
     both builds, and NaN inputs stay NaN through relu as they do layer by layer."""
@@ -200,6 +211,5 @@ def test_serial_and_parallel_builds_agree_to_the_bit(k, monkeypatch):
     results = []
     for build in ("serial", "parallel"):
         monkeypatch.setattr(compiled.BUILDS, "force", build)
-        results.append((KERNELS["numba_tuned"](a, b), mlp(a)))
-    (product, logits), (product2, logits2) = results
-    assert torch.equal(product, product2) and torch.equal(logits, logits2)
+        results.append([KERNELS[name](a, b) for name in BLOCKED] + [mlp(a)])
+    assert all(map(torch.equal, *results))

@@ -30,17 +30,17 @@ PATCHES = (
           (("matmul/lesson.py", "c[i] = (a[i, :, None] * b).sum(dim=0)",
             "c[i] = (a[i, :, None].clone() * b).sum(dim=0)"),)),
     Patch("smaller_register_block",
-          "numba_tuned and numba_fused block 2 rows at a time instead of as many as the "
+          "numba_tuned blocks 2 rows at a time instead of as many as the "
           "vector registers hold",
           (("matmul/compiled.py",
             "ROWS = max(1, ((simd.VECTOR_REGISTERS if simd else 16) - 2) // (COLUMNS + 1))",
             "ROWS = 2"),)),
     Patch("fused_product_small_block",
-          "numba_fused's product alone blocks 2 rows at a time (a tuning edit meant for "
+          "numba_fused's product alone blocks 5 rows at a time instead of 8 (a tuning edit meant for "
           "one kernel): a fast kernel slowed on 500 rows, hardly on 5",
           (("matmul/compiled.py",
-            "forward.MLP runs fused_forward.\n    \"\"\"\n    return _tuned(a, b, _block_shape())",
-            "forward.MLP runs fused_forward.\n    \"\"\"\n    return _tuned(a, b, _block_shape(rows=2))"),)),
+            "forward.MLP runs fused_forward.\n    \"\"\"\n    return _broadcast(a, b, _broadcast_shape())",
+            "forward.MLP runs fused_forward.\n    \"\"\"\n    return _broadcast(a, b, _broadcast_shape(rows=5))"),)),
     Patch("contract_twice",
           "the registry checks every call's operands twice (a refactor left a second check)",
           (("matmul/registry.py", "        check_operands(a, b)\n",

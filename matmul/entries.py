@@ -1,0 +1,71 @@
+"""numba calls without numba's per-call type resolution, for small products.
+
+A numba dispatcher types every argument on every call before it picks the
+machine code; for the kernels' tuples (the block shape, the later layers'
+weights) that costs about as much as a 5-row product itself. The calls here
+always pass arguments of types fixed by a key of the caller's (the dtype, the
+block shape, the number of layers): so the first call with a key goes through
+the dispatcher (compiling, or loading from numba's disk cache), and later
+calls with that key go straight to the entry point it compiled. The entry
+point still unboxes every argument (shapes, strides, data pointers), so only
+the choice of machine code is remembered, never any data.
+
+The key must determine every argument's numba type: callers pass arrays they
+made C-contiguous in the key's dtype. An entry point is found through the
+dispatcher's public `overloads` and `typeof_pyval`; where those do not name
+one, every call keeps going through the dispatcher.
+
+Also `threads()`: numba's thread count for this thread, without the two lock
+acquisitions of numba.get_num_threads() on each call once the pool is up.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import numba
+
+_ENTRIES: dict[tuple, Callable] = {}
+
+
+def entry(dispatcher, key: Hashable) -> Callable:
+    """A callable of the arguments that runs `dispatcher`'s machine code for
+    arguments typed as `key` says: the remembered entry point, or, until one
+    is known, a call through the dispatcher that remembers it."""
+    found = _ENTRIES.get((dispatcher, key))
+    if found is not None:
+        return found
+
+    def first(*args):
+        result = dispatcher(*args)
+        overload = dispatcher.overloads.get(tuple(map(dispatcher.typeof_pyval, args)))
+        if overload is not None and getattr(overload, "entry_point", None) is not None:
+            _ENTRIES[dispatcher, key] = overload.entry_point
+        return result
+
+    return first
+
+
+def clear() -> None:
+    """Forget every entry point (tests)."""
+    _ENTRIES.clear()
+
+
+def _thread_count() -> Callable[[], int]:
+    # numba.get_num_threads() launches the pool (under two locks) and then asks
+    # the threading layer; once launched, asking is enough.
+    numba.get_num_threads()
+    from numba.np.ufunc import parallel
+
+    ask = getattr(parallel, "_get_num_threads", None)
+    return ask if callable(ask) and ask() >= 1 else numba.get_num_threads
+
+
+_ASK: Callable[[], int] | None = None
+
+
+def threads() -> int:
+    """numba.get_num_threads(), as cheaply as numba allows."""
+    global _ASK
+    if _ASK is None:
+        _ASK = _thread_count()
+    return _ASK()
