@@ -7,8 +7,18 @@ a virtual CPU that went idle) against how fast one core does the work; a
 fixed threshold holds for one machine at most. So each size class (the
 rows rounded down to a power of two, and the work per row) starts with
 TRIALS calls of each build, alternating, timed on perf_counter; from then on
-it runs the build with the lower median. The first call of each build is
-left out (it pays for compiling and for cold caches). Work so large that a
+it runs the parallel build unless the serial one's median beats the
+parallel one's by SERIAL_MARGIN. The first call of each build is left out
+(it pays for compiling and for cold caches).
+
+The margin is there because the two mistakes do not cost the same. On a
+virtual machine whose other vCPU is busy elsewhere for a few seconds, a
+parallel call runs at about the serial speed (measured on the Zen 5 VM,
+500 rows: parallel 84-86 us against serial 68-72 us in such a spell, 37-51
+us against 68-86 us outside it); a choice made in that spell held for the
+whole process, so 3 of 30 processes ran their 500-row products serially,
+up to 2x slower, and the benchmarks' spread between processes grew with
+it. Choosing parallel in such a spell costs at most about SERIAL_MARGIN. Work so large that a
 serial trial would cost more than a few milliseconds runs parallel without
 trials, and with one thread there is nothing to choose.
 """
@@ -20,6 +30,8 @@ from statistics import median
 
 # Timed calls of each build per size class, after one untimed call each.
 TRIALS = 9
+# How much faster (median against median) the serial build must be to be chosen.
+SERIAL_MARGIN = 1.25
 # Multiply-adds from which the parallel build runs untried: a serial trial of
 # that much work takes milliseconds on any core that has vector FMAs.
 ALWAYS_PARALLEL_MACS = 64_000_000
@@ -54,8 +66,8 @@ class BuildChoice:
         result = (serial, parallel)[index](*args)
         times[index].append(self.clock() - start)
         if min(map(len, times)) > self.trials:  # each build's first call left out
-            faster = median(times[1][1:]) < median(times[0][1:])
-            self.chosen[key] = "parallel" if faster else "serial"
+            serial_wins = median(times[0][1:]) * SERIAL_MARGIN <= median(times[1][1:])
+            self.chosen[key] = "serial" if serial_wins else "parallel"
             self._times.pop(key, None)
         return result
 

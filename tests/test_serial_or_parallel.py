@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from matmul.serial_or_parallel import TRIALS, BuildChoice, size_class
+from matmul.serial_or_parallel import SERIAL_MARGIN, TRIALS, BuildChoice, size_class
 
 
 class Builds:
@@ -40,6 +40,17 @@ def test_the_faster_build_is_chosen_after_the_trials(serial_cost, parallel_cost,
     calls, choice = calls_of(serial_cost, parallel_cost, trials + 5)
     assert calls[:trials] == ["serial", "parallel"] * (TRIALS + 1)
     assert calls[trials:] == [winner] * 5 and choice.chosen == {("k",): winner}
+
+
+@pytest.mark.parametrize("serial_cost, winner", [
+    (1.0, "serial"),  # exactly the margin faster
+    (1.01, "parallel"),  # faster, but within the margin
+    (SERIAL_MARGIN, "parallel"),  # a tie
+])
+def test_serial_is_chosen_only_when_faster_by_the_margin(serial_cost, winner):
+    # The parallel build costs SERIAL_MARGIN (1.25: exact in binary, as its sums are).
+    _, choice = calls_of(serial_cost, SERIAL_MARGIN, 2 * (TRIALS + 1))
+    assert choice.chosen == {("k",): winner}
 
 
 def test_each_builds_first_call_is_left_out():

@@ -1,0 +1,62 @@
+"""matmul.entries: calls keyed by the caller go straight to the machine code
+the dispatcher chose for that key, and give what the dispatcher gives."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matmul import compiled
+
+pytestmark = pytest.mark.skipif(compiled.NUMBA_MISSING is not None,
+                                reason=str(compiled.NUMBA_MISSING))
+
+
+@pytest.fixture
+def entries():
+    from matmul import entries
+
+    entries.clear()
+    yield entries
+    entries.clear()
+
+
+def _arguments(dtype):
+    a = np.arange(12, dtype=dtype).reshape(3, 4)
+    bt = np.ones((compiled.COLUMNS, 4), dtype)
+    return a, bt, np.zeros((3, 2), dtype), *compiled._block_shape()
+
+
+def test_the_first_call_dispatches_and_later_ones_use_its_entry_point(entries):
+    dispatcher = compiled.simd.blocked_serial
+    first = entries.entry(dispatcher, ("f32",))
+    args = _arguments(np.float32)
+    first(*args)
+    assert args[2].tolist() == [[6, 6], [22, 22], [38, 38]]
+    remembered = entries.entry(dispatcher, ("f32",))
+    assert remembered is not first
+    assert remembered is dispatcher.overloads[tuple(map(dispatcher.typeof_pyval, args))].entry_point
+    args[2][:] = 0
+    remembered(*args)
+    assert args[2].tolist() == [[6, 6], [22, 22], [38, 38]]
+
+
+def test_each_key_has_its_own_entry_point(entries):
+    dispatcher = compiled.simd.blocked_serial
+    for key, dtype in (("f32",), np.float32), (("f64",), np.float64):
+        entries.entry(dispatcher, key)(*_arguments(dtype))
+    f32, f64 = entries.entry(dispatcher, ("f32",)), entries.entry(dispatcher, ("f64",))
+    assert f32 is not f64
+    args = _arguments(np.float64)
+    f64(*args)
+    assert args[2].dtype == np.float64 and args[2][2].tolist() == [38, 38]
+
+
+def test_threads_follows_numba_set_num_threads(entries):
+    numba = compiled.numba
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        assert entries.threads() == 1 == numba.get_num_threads()
+    finally:
+        numba.set_num_threads(before)
+    assert entries.threads() == before
