@@ -238,7 +238,7 @@ def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def numba_fused(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Broadcast FMAs over the outputs, no lane sums; an MLP's forward pass fused per block of rows.
+    """Broadcast FMAs over the outputs, no lane sums; the MLP forward pass fused per block.
 
     Blocks of BROADCAST_ROWS rows (8 with AVX-512) x BROADCAST_VECTORS
     vectors of c's columns (b's columns padded to whole vectors); correct for
@@ -274,15 +274,15 @@ def _broadcast(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
 
 
 def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
-    """An MLP's logits in one pass over x, per block of FORWARD_ROWS rows:
-    layer 1 broadcast-FMA over its outputs (FORWARD_VECTORS vectors of them
-    at a time; the outputs past the last whole vector as numba_tuned's
-    blocks) into a cache-resident buffer (+ bias, relu), then each later
-    layer the same way. NotImplemented unless x and every weight and bias
+    """An MLP's logits in one pass over x, per block of BROADCAST_ROWS rows:
+    layer 1 broadcast-FMA over its outputs (BROADCAST_VECTORS vectors of
+    them at a time; the outputs past the last whole vector as dot blocks,
+    FORWARD_REST_COLUMNS a pass) into a cache-resident buffer (+ bias, relu),
+    then each later layer the same way. NotImplemented unless x and every weight and bias
     share float32 or float64 on the CPU and there are at least two layers
     (forward.MLP then runs one kernel call per layer).
 
-    Model: layer 1 is FMA-bound: each step loads FORWARD_VECTORS vectors of
+    Model: layer 1 is FMA-bound: each step loads BROADCAST_VECTORS vectors of
     a row of its weights (which stay in L2) and broadcasts one element of
     each row of the block (prefetched one block ahead), R x V FMAs and no
     lane sums, so for 784 -> 50 all but 2 of the 50 outputs need no
