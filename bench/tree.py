@@ -1,5 +1,6 @@
 """Running the suite in a git tree: a revision's worktree or a snapshot of the
-working tree, and one fresh gate-ready benchmark process in it.
+working tree, and one fresh gate-ready benchmark process in it (forked from
+the tree's server, bench.forkserver, where it has one).
 
 `python -m bench ab`, the gate study and the tests build on this; it knows
 nothing of verdicts.
@@ -14,6 +15,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.forkserver import ForkServer, ForkServerError
 from bench.runs import RunError
 from bench.suite import command
 from bench.suite.command import MAX_TIMES_OPTION
@@ -78,10 +80,12 @@ def digest(tree: Path) -> str:
 
 @dataclass(frozen=True)
 class Tree:
-    """One side's code and how its processes run."""
+    """One side's code and how its processes run: forked from `server`
+    (bench.forkserver) where it has one, else as subprocesses."""
 
     path: Path
     env: dict[str, str]
+    server: ForkServer | None = None
 
     def takes_max_times(self) -> bool:
         """Whether this side's suite takes per-benchmark times (an older revision's
@@ -116,12 +120,32 @@ def measure(tree: Tree, out: Path, targets: list[str], subset: str | None,
     if subset and not targets:
         cmd += ["-k", subset]
     try:
-        done = subprocess.run(cmd, cwd=tree.path, env=tree.env, capture_output=True, text=True,
-                              check=False)
-        if done.returncode != 0 or not partial.is_file():
-            raise MeasureError(f"benchmark process in {tree.path} failed ({done.returncode}):\n"
-                               f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        returncode, stdout, stderr = _run(tree, cmd, partial)
+        if returncode != 0 or not partial.is_file():
+            raise MeasureError(f"benchmark process in {tree.path} failed ({returncode}):\n"
+                               f"{stdout[-3000:]}\n{stderr[-3000:]}")
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
     return out
+
+
+def _run(tree: Tree, cmd: list[str], beside: Path) -> tuple[int, str, str]:
+    """cmd (python -m pytest ...) in the tree: forked from its server, or as a
+    subprocess; (exit code, stdout, stderr)."""
+    if tree.server is None:
+        done = subprocess.run(cmd, cwd=tree.path, env=tree.env, capture_output=True, text=True,
+                              check=False)
+        return done.returncode, done.stdout, done.stderr
+    outputs = [beside.with_name(f"{beside.name}.{name}") for name in ("stdout", "stderr")]
+    try:
+        try:
+            returncode = tree.server.run(cmd[cmd.index("pytest") + 1:], *outputs)
+        except ForkServerError as exc:
+            raise MeasureError(f"benchmark process in {tree.path}: {exc}") from None
+        stdout, stderr = (p.read_text(encoding="utf-8", errors="replace") if p.is_file() else ""
+                          for p in outputs)
+        return returncode, stdout, stderr
+    finally:
+        for p in outputs:
+            p.unlink(missing_ok=True)

@@ -57,18 +57,20 @@ def test_a_benchmark_one_side_lacks_gets_no_time_of_its_own():
 def test_a_suite_process_times_each_benchmark_for_its_own_time(tmp_path, mnist_dir):
     builtin, einsum = (MODULE + f"test_matmul[{name}-rows5]" for name in ("builtin", "einsum"))
     times = tmp_path / "times.json"
-    times.write_text(json.dumps({builtin: 0.004}))  # einsum keeps --benchmark-max-time
+    times.write_text(json.dumps({builtin: 0.002}))  # einsum keeps --benchmark-max-time
     out = tmp_path / "run.json"
     env = command.environment(gate_ready=True, mnist_dir=mnist_dir)
     env = {k: v for k, v in env.items() if not k.startswith("PYTEST_")}
-    cmd = command.pytest_command(f"--benchmark-json={out}", "--benchmark-max-time=0.08",
+    cmd = command.pytest_command(f"--benchmark-json={out}", "--benchmark-max-time=0.2",
                                  f"{command.MAX_TIMES_OPTION}={times}", "-k",
                                  "test_matmul and (builtin-rows5] or einsum-rows5])",
                                  gate_ready=True)
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     saved = runs.load(out).benchmarks
-    # 20 times less time; the two calls take within a factor 3 of each other.
+    # 100 times less time; the two calls take within a factor 3 of each other, and
+    # the factor 4 asked leaves room for a loaded machine (a 20-fold contrast with
+    # the same factor failed once beside the whole test suite).
     assert 4 * len(saved[builtin].samples) < len(saved[einsum].samples)
 
 

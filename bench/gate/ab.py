@@ -44,7 +44,7 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from bench import atomic, cli, runs
+from bench import atomic, cli, forkserver, runs
 from bench.exitcodes import Exit
 from bench.interrupts import Interrupted, interruptible
 from bench.runs import RunError
@@ -186,9 +186,12 @@ class ABRun:
                 cand_label = f"the working tree (on {head[:12]})"
                 cand_id = f"working tree {digest(cand_path)}"
             mnist_dir = local_mnist_dir()
-            self.trees = {
-                "base": Tree(base_path, side_env(base_path, mnist_dir, keep_slowdown=False)),
-                "candidate": Tree(cand_path, side_env(cand_path, mnist_dir, keep_slowdown=True))}
+            envs = {"base": (base_path, side_env(base_path, mnist_dir, keep_slowdown=False)),
+                    "candidate": (cand_path, side_env(cand_path, mnist_dir, keep_slowdown=True))}
+            # Each side's processes forked from a server that imported torch and the
+            # suite once (bench.forkserver); subprocesses where it cannot fork.
+            self.trees = {side: Tree(path, env, stack.enter_context(forkserver.serving(path, env)))
+                          for side, (path, env) in envs.items()}
             self.manifest = {
                 "base": {"revision": args.base, "sha": base_sha},
                 "candidate": {"revision": args.candidate or "working tree", "label": cand_label},

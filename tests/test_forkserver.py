@@ -1,0 +1,109 @@
+"""bench.forkserver: pytest processes forked from a server that imported torch
+once: each a process of its own, with the server's environment, its exit code
+and its output; none outliving an interrupted run; subprocesses where forking
+is not possible."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import forkserver
+
+pytestmark = [pytest.mark.spawns,
+              pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is not available here")]
+
+TESTS = '''
+import os, pathlib, time
+
+def test_pid():
+    pathlib.Path(os.environ["OUT"], f"pid-{os.getpid()}").write_text(os.environ["SIDE"])
+    print("hello from", os.getpid())
+
+def test_fails_when_asked():
+    assert os.environ.get("FAIL") is None
+
+def test_slow():
+    pathlib.Path(os.environ["OUT"], "slow-pid").write_text(str(os.getpid()))
+    time.sleep(60)
+'''
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "test_probe.py").write_text(TESTS)
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "OUT": str(out), "SIDE": "base"}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    env.pop("PYTEST_ADDOPTS", None)
+    return tmp_path, out, env
+
+
+def _args(*more):
+    return ["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *more]
+
+
+def test_each_run_is_a_process_of_its_own_with_the_servers_environment(project):
+    root, out, env = project
+    with forkserver.serving(root, env) as server:
+        assert server is not None
+        codes = [server.run(_args("-k", "pid"), root / f"o{i}", root / f"e{i}") for i in range(3)]
+        assert codes == [0, 0, 0]
+        pids = {int(p.name.split("-")[1]) for p in out.glob("pid-*")}
+        assert len(pids) == 3 and os.getpid() not in pids
+        assert {p.read_text() for p in out.glob("pid-*")} == {"base"}
+        assert "1 passed" in (root / "o0").read_text()
+
+
+def test_a_failing_run_gives_pytests_exit_code(project):
+    root, _, env = project
+    with forkserver.serving(root, {**env, "FAIL": "1"}) as server:
+        assert server.run(_args("-k", "fails"), root / "o", root / "e") == 1
+        assert "assert" in (root / "o").read_text()
+
+
+def test_an_interrupted_run_leaves_no_child_behind(project):
+    root, out, env = project
+    main = threading.get_ident()
+
+    def interrupt_once_started():
+        while not (out / "slow-pid").exists():
+            time.sleep(0.02)
+        signal.pthread_kill(main, signal.SIGUSR1)
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGUSR1, interrupted)
+    try:
+        with forkserver.serving(root, env) as server:
+            threading.Thread(target=interrupt_once_started, daemon=True).start()
+            with pytest.raises(KeyboardInterrupt):
+                server.run(_args("-k", "slow"), root / "o", root / "e")
+            pid = int((out / "slow-pid").read_text())
+            for _ in range(100):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.05)
+            assert not Path(f"/proc/{pid}").exists()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def test_without_fork_there_is_no_server(project, monkeypatch):
+    root, _, env = project
+    monkeypatch.delattr(os, "fork")
+    with forkserver.serving(root, env) as server:
+        assert server is None
+
+
+def test_a_server_that_cannot_start_serves_nothing(project):
+    root, _, env = project
+    broken = {**env, "PYTHONHOME": str(root / "missing")}  # python itself cannot start
+    with forkserver.serving(root, broken) as server:
+        assert server is None
