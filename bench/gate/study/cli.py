@@ -24,10 +24,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench import cli
+from bench import cli, forkserver
 from bench.exitcodes import Exit
 from bench.gate.blocks import DEFAULT_MAX_PROCESSES, DEFAULT_MAX_TIME, DEFAULT_SUBSET
 from bench.gate.compare import Settings
@@ -159,13 +160,17 @@ def main(argv: list[str] | None = None) -> int:
         root = repository_root(Path.cwd())
         folder = (args.out or root / ".benchmarks" / "study" / time.strftime("%Y%m%d-%H%M%S")).resolve()
         folder.mkdir(parents=True, exist_ok=True)
-        trees = prepare_trees(root, folder / "trees")
         options = dict(subset=args.subset, max_time=args.max_time, seed=args.seed)
-        for patch in PATCHES:
-            record(folder / "truth" / patch.name, trees, [BASE, patch.name], args.truth,
-                   noisy_share=0.0, **options)
-        record(folder / "main", trees, [BASE, SAME, *(p.name for p in PATCHES)], args.groups,
-               noisy_share=0.5, **options)
+        with ExitStack() as stack:
+            # Processes forked from a server per tree, as bench ab's are.
+            trees = {name: replace(tree, server=stack.enter_context(
+                         forkserver.serving(tree.path, tree.env)))
+                     for name, tree in prepare_trees(root, folder / "trees").items()}
+            for patch in PATCHES:
+                record(folder / "truth" / patch.name, trees, [BASE, patch.name], args.truth,
+                       noisy_share=0.0, **options)
+            record(folder / "main", trees, [BASE, SAME, *(p.name for p in PATCHES)],
+                   args.groups, noisy_share=0.5, **options)
         (folder / "study-settings.json").write_text(json.dumps(vars(args), default=str, indent=1))
     result = judging.judge(folder, looks=looks, comparisons=args.comparisons, seed=args.seed,
                            settings=settings, fixed=args.fixed)
