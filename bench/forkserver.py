@@ -93,10 +93,15 @@ class ForkServer:
             self.ready = False
 
     def _answer(self) -> dict:
-        line = self._process.stdout.readline()
-        if not line:
-            raise ForkServerError(f"the fork server exited ({self._process.poll()})")
-        return json.loads(line)
+        # Anything else a tree's imports print on the server's stdout is skipped.
+        while line := self._process.stdout.readline():
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(answer, dict):
+                return answer
+        raise ForkServerError(f"the fork server exited ({self._process.poll()})")
 
     def run(self, args: list[str], stdout: Path, stderr: Path) -> int:
         self._process.stdin.write(json.dumps(

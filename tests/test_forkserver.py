@@ -107,3 +107,11 @@ def test_a_server_that_cannot_start_serves_nothing(project):
     broken = {**env, "PYTHONHOME": str(root / "missing")}  # python itself cannot start
     with forkserver.serving(root, broken) as server:
         assert server is None
+
+
+def test_what_a_trees_imports_print_does_not_confuse_the_server(project):
+    root, _, env = project
+    (root / "sitecustomize.py").write_text('print("hello from a tree")\nprint("[1, 2]")\n')
+    with forkserver.serving(root, {**env, "PYTHONPATH": str(root)}) as server:
+        assert server is not None
+        assert server.run(_args("-k", "pid"), root / "o", root / "e") == 0
