@@ -17,7 +17,7 @@ Forking is only safe from a single thread: the server imports nothing that
 starts one (torch, numba and OpenMP start their pools on the first parallel
 call, never on import), checks, and says it cannot serve otherwise; then
 every process runs as a plain subprocess. So does every process where
-os.fork is missing.
+os.fork is missing, or where the server did not start.
 
 The server's code is passed with `python -c`, not imported: a tree of an older
 revision need not have this module.
@@ -81,16 +81,27 @@ class ForkServerError(RuntimeError):
 
 class ForkServer:
     """run(args, stdout, stderr): `python -m pytest args` in a child forked from
-    the server, its output into the two files; its exit code."""
+    the server, its output into the two files; its exit code. The server
+    starts on first use (`available`), so a run that never measures (or whose
+    processes are stood in for, as in tests) starts none."""
 
     def __init__(self, cwd: Path, env: dict[str, str]):
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _SERVER], cwd=cwd, env=env, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        try:
-            self.ready = bool(self._answer().get("ready"))
-        except ForkServerError:
-            self.ready = False
+        self.cwd, self.env = cwd, env
+        self._process: subprocess.Popen | None = None
+        self._ready: bool | None = None
+
+    def available(self) -> bool:
+        """Whether the server runs and may fork (started here, the first time)."""
+        if self._ready is None:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _SERVER], cwd=self.cwd, env=self.env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True, bufsize=1)
+            try:
+                self._ready = bool(self._answer().get("ready"))
+            except ForkServerError:
+                self._ready = False
+        return self._ready
 
     def _answer(self) -> dict:
         # Anything else a tree's imports print on the server's stdout is skipped.
@@ -120,6 +131,8 @@ class ForkServer:
 
     def close(self) -> None:
         """Ends the server (it exits when its input closes), killing it if it lingers."""
+        if self._process is None:
+            return
         try:
             self._process.stdin.close()
             self._process.wait(timeout=10)
@@ -132,14 +145,15 @@ class ForkServer:
 
 @contextmanager
 def serving(cwd: Path, env: dict[str, str]) -> Iterator[ForkServer | None]:
-    """A ready fork server for processes in `cwd` with `env`, closed on exit;
-    None where processes cannot be forked (no os.fork, or a server whose
-    imports started a thread)."""
+    """A fork server for processes in `cwd` with `env` (started on first use),
+    closed on exit; None where the platform cannot fork. Where the server
+    cannot serve (it did not start, or its imports started a thread),
+    `available()` is False."""
     if not hasattr(os, "fork"):
         yield None
         return
     server = ForkServer(cwd, env)
     try:
-        yield server if server.ready else None
+        yield server
     finally:
         server.close()

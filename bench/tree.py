@@ -133,7 +133,7 @@ def measure(tree: Tree, out: Path, targets: list[str], subset: str | None,
 def _run(tree: Tree, cmd: list[str], beside: Path) -> tuple[int, str, str]:
     """cmd (python -m pytest ...) in the tree: forked from its server, or as a
     subprocess; (exit code, stdout, stderr)."""
-    if tree.server is None:
+    if tree.server is None or not tree.server.available():
         done = subprocess.run(cmd, cwd=tree.path, env=tree.env, capture_output=True, text=True,
                               check=False)
         return done.returncode, done.stdout, done.stderr

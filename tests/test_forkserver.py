@@ -51,7 +51,7 @@ def _args(*more):
 def test_each_run_is_a_process_of_its_own_with_the_servers_environment(project):
     root, out, env = project
     with forkserver.serving(root, env) as server:
-        assert server is not None
+        assert server.available()
         codes = [server.run(_args("-k", "pid"), root / f"o{i}", root / f"e{i}") for i in range(3)]
         assert codes == [0, 0, 0]
         pids = {int(p.name.split("-")[1]) for p in out.glob("pid-*")}
@@ -63,6 +63,7 @@ def test_each_run_is_a_process_of_its_own_with_the_servers_environment(project):
 def test_a_failing_run_gives_pytests_exit_code(project):
     root, _, env = project
     with forkserver.serving(root, {**env, "FAIL": "1"}) as server:
+        assert server.available()
         assert server.run(_args("-k", "fails"), root / "o", root / "e") == 1
         assert "assert" in (root / "o").read_text()
 
@@ -82,6 +83,7 @@ def test_an_interrupted_run_leaves_no_child_behind(project):
     previous = signal.signal(signal.SIGUSR1, interrupted)
     try:
         with forkserver.serving(root, env) as server:
+            assert server.available()
             threading.Thread(target=interrupt_once_started, daemon=True).start()
             with pytest.raises(KeyboardInterrupt):
                 server.run(_args("-k", "slow"), root / "o", root / "e")
@@ -95,6 +97,12 @@ def test_an_interrupted_run_leaves_no_child_behind(project):
         signal.signal(signal.SIGUSR1, previous)
 
 
+def test_a_server_starts_only_when_first_asked(project):
+    root, _, env = project
+    with forkserver.serving(root, env) as server:
+        assert server._process is None  # nothing started for a run that measures nothing
+
+
 def test_without_fork_there_is_no_server(project, monkeypatch):
     root, _, env = project
     monkeypatch.delattr(os, "fork")
@@ -106,12 +114,12 @@ def test_a_server_that_cannot_start_serves_nothing(project):
     root, _, env = project
     broken = {**env, "PYTHONHOME": str(root / "missing")}  # python itself cannot start
     with forkserver.serving(root, broken) as server:
-        assert server is None
+        assert not server.available()
 
 
 def test_what_a_trees_imports_print_does_not_confuse_the_server(project):
     root, _, env = project
     (root / "sitecustomize.py").write_text('print("hello from a tree")\nprint("[1, 2]")\n')
     with forkserver.serving(root, {**env, "PYTHONPATH": str(root)}) as server:
-        assert server is not None
+        assert server.available()
         assert server.run(_args("-k", "pid"), root / "o", root / "e") == 0
