@@ -198,29 +198,39 @@ PADDED_COLUMNS = Workspace("output + (k + 1)·n' (b and a zero bias, n padded to
                            lambda m, k, n: (k + 1) * -(-n // _LANES_32) * _LANES_32)
 
 
-def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
-    """a @ b by simd.blocked with `block` = _block_shape()'s (ahead, rows, cols)."""
+def _product(a: torch.Tensor, b: torch.Tensor, run) -> torch.Tensor:
+    """a @ b by run(a, b, dtype, out): what numba_tuned and numba_fused share
+    around their kernels (the compute dtype, empty products, the output
+    allocated by numpy and shared with torch, cheaper than the other way
+    round, and the cast back)."""
     if simd is None:
         raise ImportError(NUMBA_MISSING)
     dtype = _compute_dtype(a.dtype)
-    m, k = a.shape
-    n = b.shape[1]
+    m, n = a.shape[0], b.shape[1]
     if m * n == 0:
         return torch.empty(m, n, dtype=a.dtype)
-    # Allocated by numpy and shared with torch: cheaper than the other way round.
     out = np.empty((m, n), _NUMPY[dtype])  # every entry is written (0 when k = 0)
-    # b transposed, so each column of b is a contiguous row streamed with a's
-    # rows; padded with zero rows to whole passes. It is small, and prepared
-    # once per state of b.
-    multiple = len(block[-1])
-    bt = PREPARED.get((b,), ("bt", dtype, multiple), lambda: _transposed(b, dtype, multiple))
-    # The arguments' types are fixed by (dtype, block): see entries.
-    types = (dtype, block)
-    BUILDS.call(size_class(m, k * n, "blocked", *types), m * k * n, threads(),
-                entry(simd.blocked_serial, types), entry(simd.blocked, types),
-                _host_array(a, dtype), bt, out, *block)
+    run(a, b, dtype, out)
     c = torch.from_numpy(out)
     return c if dtype == a.dtype else c.to(a.dtype)
+
+
+def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
+    """a @ b by simd.blocked with `block` = _block_shape()'s (ahead, rows, cols)."""
+
+    def run(a, b, dtype, out):
+        (m, k), n = a.shape, b.shape[1]
+        # b transposed, so each column of b is a contiguous row streamed with a's
+        # rows; padded with zero rows to whole passes. It is small, and prepared
+        # once per state of b.
+        multiple = len(block[-1])
+        bt = PREPARED.get((b,), ("bt", dtype, multiple), lambda: _transposed(b, dtype, multiple))
+        types = (dtype, block)  # fix the arguments' types: see entries
+        BUILDS.call(size_class(m, k * n, "blocked", *types), m * k * n, threads(),
+                    entry(simd.blocked_serial, types), entry(simd.blocked, types),
+                    _host_array(a, dtype), bt, out, *block)
+
+    return _product(a, b, run)
 
 
 def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -254,23 +264,18 @@ def numba_fused(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _broadcast(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
     """a @ b by simd.broadcast with `block` = _broadcast_shape()'s (ahead, rows, vectors)."""
-    if simd is None:
-        raise ImportError(NUMBA_MISSING)
-    dtype = _compute_dtype(a.dtype)
-    m, k = a.shape
-    n = b.shape[1]
-    if m * n == 0:
-        return torch.empty(m, n, dtype=a.dtype)
-    out = np.empty((m, n), _NUMPY[dtype])  # every entry is written (0 when k = 0)
-    step = _lanes(dtype)
-    w, bias = PREPARED.get((b,), ("columns", dtype, step), lambda: _padded(b, None, dtype, step))
-    count = threads()
-    types = (dtype, block)  # fix the arguments' types: see entries
-    BUILDS.call(size_class(m, k * n, "broadcast", *types), m * k * n, count,
-                entry(simd.broadcast_serial, types), entry(simd.broadcast, types),
-                _host_array(a, dtype), w, bias, out, count, *block)
-    c = torch.from_numpy(out)
-    return c if dtype == a.dtype else c.to(a.dtype)
+
+    def run(a, b, dtype, out):
+        (m, k), n = a.shape, b.shape[1]
+        step = _lanes(dtype)
+        w, bias = PREPARED.get((b,), ("columns", dtype, step), lambda: _padded(b, None, dtype, step))
+        count = threads()
+        types = (dtype, block)  # fix the arguments' types: see entries
+        BUILDS.call(size_class(m, k * n, "broadcast", *types), m * k * n, count,
+                    entry(simd.broadcast_serial, types), entry(simd.broadcast, types),
+                    _host_array(a, dtype), w, bias, out, count, *block)
+
+    return _product(a, b, run)
 
 
 def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:

@@ -213,25 +213,6 @@ def _loop_id(module):
     return node
 
 
-@contextmanager
-def _loop(builder, start, stop, step):
-    """for (index = start; index < stop; index += step), kept as written (see _loop_id)."""
-    preheader = builder.basic_block
-    cond = builder.append_basic_block("simd.cond")
-    body = builder.append_basic_block("simd.body")
-    end = builder.append_basic_block("simd.end")
-    builder.branch(cond)
-    builder.position_at_end(cond)
-    index = builder.phi(start.type)
-    index.add_incoming(start, preheader)
-    builder.cbranch(builder.icmp_signed("<", index, stop), body, end)
-    builder.position_at_end(body)
-    yield index
-    index.add_incoming(builder.add(index, step), builder.basic_block)
-    builder.branch(cond).set_metadata("llvm.loop", _loop_id(builder.module))
-    builder.position_at_end(end)
-
-
 class _Carried:
     """The loop index and the values a _carrying loop carries from one step to
     the next: the body reads `values` and sets them to the next step's."""
@@ -242,8 +223,9 @@ class _Carried:
 
 @contextmanager
 def _carrying(builder, start, stop, step, initial):
-    """_loop's loop, with values carried from step to step in SSA registers
-    (phi nodes), never through memory; on exit `values` are the final ones.
+    """for (index = start; index < stop; index += step), kept as written (see
+    _loop_id), with values carried from step to step in SSA registers (phi
+    nodes), never through memory; on exit `values` are the final ones.
     (Accumulators kept in allocas are promoted to registers only where LLVM's
     passes manage it; inlined into some callers they stayed on the stack.)"""
     preheader = builder.basic_block
@@ -268,6 +250,13 @@ def _carrying(builder, start, stop, step, initial):
     builder.branch(cond).set_metadata("llvm.loop", _loop_id(builder.module))
     builder.position_at_end(end)
     state.values = phis
+
+
+@contextmanager
+def _loop(builder, start, stop, step):
+    """for (index = start; index < stop; index += step), kept as written (see _loop_id)."""
+    with _carrying(builder, start, stop, step, []) as state:
+        yield state.index
 
 
 @intrinsic
