@@ -41,7 +41,7 @@ from .jit import cached_njit
 from .optional import import_extra
 from .prepared import PreparedWeights
 from .registry import Workspace
-from .serial_or_parallel import BuildChoice, size_class
+from .serial_or_parallel import BuildChoice
 
 (numba, simd), NUMBA_MISSING = import_extra("numba", "numba", ".simd", package=__package__)
 if numba is not None:
@@ -56,7 +56,7 @@ if numba is not None:
     # own choice in the environment wins.
     if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
         numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
-    from .entries import entry, threads
+    from .entries import launch, threads
 
 # What numba computes in, for every dtype torch hands us (other dtypes: int64
 # for integers, float32 for floating point).
@@ -146,7 +146,7 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
 def _host_array(t: torch.Tensor, dtype: torch.dtype):
     """A C-contiguous numpy array of t's values in `dtype`: t itself when it
     already is one (read only here), else a copy; t is never modified."""
-    if t.dtype == dtype and not t.requires_grad and t.is_contiguous():
+    if t.dtype is dtype and not t.requires_grad and t.is_contiguous():
         return t.numpy()  # the common case, without three no-op conversions
     return t.detach().to(dtype).contiguous().numpy()
 
@@ -212,7 +212,7 @@ def _product(a: torch.Tensor, b: torch.Tensor, run) -> torch.Tensor:
     out = np.empty((m, n), _NUMPY[dtype])  # every entry is written (0 when k = 0)
     run(a, b, dtype, out)
     c = torch.from_numpy(out)
-    return c if dtype == a.dtype else c.to(a.dtype)
+    return c if dtype is a.dtype else c.to(a.dtype)
 
 
 def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
@@ -225,10 +225,9 @@ def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
         # once per state of b.
         multiple = len(block[-1])
         bt = PREPARED.get((b,), ("bt", dtype, multiple), lambda: _transposed(b, dtype, multiple))
-        types = (dtype, block)  # fix the arguments' types: see entries
-        BUILDS.call(size_class(m, k * n, "blocked", *types), m * k * n, threads(),
-                    entry(simd.blocked_serial, types), entry(simd.blocked, types),
-                    _host_array(a, dtype), bt, out, *block)
+        # (dtype, block) fixes the arguments' types: see entries
+        launch(BUILDS, simd.blocked_serial, simd.blocked, (dtype, block)).run(
+            m, k * n, threads(), _host_array(a, dtype), bt, out, *block)
 
     return _product(a, b, run)
 
@@ -270,10 +269,9 @@ def _broadcast(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
         step = _lanes(dtype)
         w, bias = PREPARED.get((b,), ("columns", dtype, step), lambda: _padded(b, None, dtype, step))
         count = threads()
-        types = (dtype, block)  # fix the arguments' types: see entries
-        BUILDS.call(size_class(m, k * n, "broadcast", *types), m * k * n, count,
-                    entry(simd.broadcast_serial, types), entry(simd.broadcast, types),
-                    _host_array(a, dtype), w, bias, out, count, *block)
+        # (dtype, block) fixes the arguments' types: see entries
+        launch(BUILDS, simd.broadcast_serial, simd.broadcast, (dtype, block)).run(
+            m, k * n, count, _host_array(a, dtype), w, bias, out, count, *block)
 
     return _product(a, b, run)
 
@@ -314,10 +312,10 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
     (w1, w1t_rest, bias1, padded), macs_per_row = PREPARED.get(
         tensors, ("forward", dtype, block), lambda: _forward_weights(layers, dtype))
     count = threads()
-    types = (dtype, len(layers), block)  # fix the arguments' types: see entries
-    BUILDS.call(size_class(m, macs_per_row, "forward", *types), m * macs_per_row, count,
-                entry(simd.forward_serial, types), entry(simd.forward, types),
-                _host_array(x, dtype), w1, w1t_rest, bias1, padded, out, count, *block)
+    # (dtype, depth, block) fixes the arguments' types: see entries
+    launch(BUILDS, simd.forward_serial, simd.forward, (dtype, len(layers), block)).run(
+        m, macs_per_row, count, _host_array(x, dtype), w1, w1t_rest, bias1, padded, out, count,
+        *block)
     return torch.from_numpy(out)
 
 

