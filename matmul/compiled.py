@@ -39,7 +39,7 @@ import torch
 
 from .jit import cached_njit
 from .optional import import_extra
-from .prepared import PreparedWeights
+from .prepared import PreparedWeights, aligned_zeros
 from .registry import Workspace
 from .serial_or_parallel import BuildChoice
 
@@ -176,7 +176,7 @@ def _block_shape(rows: int = ROWS, columns: int = COLUMNS, ahead: int = AHEAD):
 def _transposed(b: torch.Tensor, dtype: torch.dtype, multiple: int) -> np.ndarray:
     """b.T in `dtype` as a new C-contiguous array, with zero rows appended to a
     whole multiple: each column of b a contiguous row."""
-    bt = np.zeros((-(-b.shape[1] // multiple) * multiple, b.shape[0]), _NUMPY[dtype])
+    bt = aligned_zeros((-(-b.shape[1] // multiple) * multiple, b.shape[0]), _NUMPY[dtype])
     bt[: b.shape[1]] = b.detach().to(dtype).numpy().T
     return bt
 
@@ -330,9 +330,9 @@ def _padded(w: torch.Tensor, b: torch.Tensor | None, dtype: torch.dtype,
     zeros to a whole multiple."""
     k, n = w.shape
     width = -(-n // multiple) * multiple
-    wp = np.zeros((k, width), _NUMPY[dtype])
+    wp = aligned_zeros((k, width), _NUMPY[dtype])
     wp[:, :n] = w.detach().to(dtype).numpy()
-    bias = np.zeros((1, width), _NUMPY[dtype])
+    bias = aligned_zeros((1, width), _NUMPY[dtype])
     if b is not None:
         bias[0, :n] = b.detach().to(dtype).numpy()
     return wp, bias
@@ -349,9 +349,10 @@ def _forward_weights(layers, dtype: torch.dtype):
     k, n = first.w.shape
     nv = n - n % step
     w = first.w.detach().to(dtype)
-    w1 = np.ascontiguousarray(w[:, :nv].numpy())
+    w1 = aligned_zeros((k, nv), _NUMPY[dtype])
+    w1[:] = w[:, :nv].numpy()
     w1t_rest = _transposed(w[:, nv:], dtype, FORWARD_REST_COLUMNS)
-    bias1 = np.zeros((1, nv + w1t_rest.shape[0]), _NUMPY[dtype])
+    bias1 = aligned_zeros((1, nv + w1t_rest.shape[0]), _NUMPY[dtype])
     bias1[0, :n] = first.b.detach().to(dtype).numpy()
     padded = tuple(_padded(layer.w, layer.b, dtype, step) for layer in later)
     macs_per_row = sum(layer.in_features * layer.out_features for layer in layers)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import gc
 
+import numpy as np
 import pytest
 import torch
 
 from forward import MLP
 from matmul import KERNELS, compiled
-from matmul.prepared import PreparedWeights
+from matmul.prepared import LINE_BYTES, PreparedWeights, aligned_zeros
 
 
 def cached_sum(cache: PreparedWeights, *tensors: torch.Tensor) -> float:
@@ -89,3 +90,27 @@ def test_fused_forward_follows_edited_layers():
         layer.w.mul_(-0.5)
         layer.b.add_(0.25)
         torch.testing.assert_close(fused(x), reference(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_aligned_zeros_start_on_a_cache_line(dtype):
+    # numpy alone starts most allocations 16, 32 or 48 bytes into a line.
+    for rows in range(1, 9):
+        a = aligned_zeros((rows, 784), dtype)
+        assert a.ctypes.data % LINE_BYTES == 0 and a.flags.c_contiguous and a.flags.writeable
+        assert a.shape == (rows, 784) and a.dtype == dtype and not a.any()
+
+
+@needs_numba
+def test_the_kernels_prepared_weights_start_on_a_cache_line():
+    """Every array the numba kernels prepare from weights (their rows are
+    whole cache lines for the MNIST layers) is line-aligned, in every
+    allocation: an unaligned one made the product 15 % slower (see aligned_zeros)."""
+    mlp = MLP.kaiming(seed=0)
+    for _ in range(8):
+        w = torch.randn(784, 10)
+        prepared = [compiled._transposed(w, torch.float32, compiled.COLUMNS),
+                    *compiled._padded(w, None, torch.float32, 16)]
+        (w1, w1t_rest, bias1, later), _ = compiled._forward_weights(mlp.layers, torch.float32)
+        prepared += [w1, w1t_rest, bias1, *(a for pair in later for a in pair)]
+        assert [a.ctypes.data % LINE_BYTES for a in prepared] == [0] * len(prepared)
