@@ -687,35 +687,38 @@ READ_BLOCK = 1024
 
 
 @_jit(parallel=True)
-def read_sum(v, tail, out):
+def read_sum(v, tail, out, repeats):
     # The memory roof's wide-load read: v is the data as whole vectors (one a
     # row), tail the elements past them. Each entry of out (float64) sums its
-    # share of v's rows, READ_BLOCK rows at a time in four vector
-    # accumulators, so loads never wait on an add.
+    # share of v's rows, `repeats` times over (so that a call on a small,
+    # cache-resident slice reads at the cache's speed rather than the call's),
+    # READ_BLOCK rows at a time in four vector accumulators, so loads never
+    # wait on an add.
     m = v.shape[0]
     parts = out.shape[0]
     for part in numba.prange(parts):
         lo, hi = _share(part, parts, m)
         total = 0.0
-        i = lo
-        while i < hi:
-            end = min(i + READ_BLOCK, hi)
-            acc0 = acc1 = acc2 = acc3 = vsplat(v, 0)
-            while i + 4 <= end:
-                acc0 = vadd(acc0, vload(v, i, 0))
-                acc1 = vadd(acc1, vload(v, i + 1, 0))
-                acc2 = vadd(acc2, vload(v, i + 2, 0))
-                acc3 = vadd(acc3, vload(v, i + 3, 0))
-                i += 4
-            while i < end:
-                acc0 = vadd(acc0, vload(v, i, 0))
-                i += 1
-            acc = vadd(vadd(acc0, acc1), vadd(acc2, acc3))
-            for lane in range(lanes(v)):
-                total += vlane(acc, lane)
-        if part == 0:
-            for p in range(tail.shape[0]):
-                total += tail[p]
+        for _ in range(repeats):
+            i = lo
+            while i < hi:
+                end = min(i + READ_BLOCK, hi)
+                acc0 = acc1 = acc2 = acc3 = vsplat(v, 0)
+                while i + 4 <= end:
+                    acc0 = vadd(acc0, vload(v, i, 0))
+                    acc1 = vadd(acc1, vload(v, i + 1, 0))
+                    acc2 = vadd(acc2, vload(v, i + 2, 0))
+                    acc3 = vadd(acc3, vload(v, i + 3, 0))
+                    i += 4
+                while i < end:
+                    acc0 = vadd(acc0, vload(v, i, 0))
+                    i += 1
+                acc = vadd(vadd(acc0, acc1), vadd(acc2, acc3))
+                for lane in range(lanes(v)):
+                    total += vlane(acc, lane)
+            if part == 0:
+                for p in range(tail.shape[0]):
+                    total += tail[p]
         out[part] = total
 
 

@@ -67,8 +67,9 @@ def test_numba_read_sums_every_element_once(size, parts):
     whole = size - size % lanes
     out = np.zeros(parts, np.float64)
     for read in (simd.read_sum, simd.read_sum_serial):
-        read(flat[:whole].reshape(-1, lanes), flat[whole:], out)
-        assert out.sum() == flat.sum(dtype=np.float64)
+        for repeats in (1, 3):
+            read(flat[:whole].reshape(-1, lanes), flat[whole:], out, repeats)
+            assert out.sum() == repeats * flat.sum(dtype=np.float64)
 
 
 @needs_numba
@@ -77,7 +78,16 @@ def test_numba_reader_at_every_thread_count():
     for threads in roofs.thread_counts(compiled.numba.get_num_threads()):
         reader = roofs.Reader("numba", threads)
         with reader.threads_set():
-            assert reader.prepare(x)() == x.double().sum()
+            assert reader.prepare(x)() == reader.repeats(x) * x.double().sum()
+
+
+@needs_numba
+def test_numba_reads_a_small_slice_until_a_call_is_long_and_a_large_one_once():
+    reader, torch_sum = roofs.Reader("numba", 1), roofs.Reader("torch", 1)
+    small, large = torch.ones(5, 784), torch.ones(roofs.READ_BYTES // 4 + 1)
+    assert reader.repeats(small) * small.numel() * 4 >= roofs.READ_BYTES > (
+        (reader.repeats(small) - 1) * small.numel() * 4)
+    assert reader.repeats(large) == 1 == torch_sum.repeats(small)
 
 
 def test_readers_restore_the_thread_counts():
@@ -85,7 +95,7 @@ def test_readers_restore_the_thread_counts():
     for reader in roofs.readers("cpu"):
         with reader.threads_set():
             x = torch.ones(3, 5)
-            assert reader.prepare(x)() == 15
+            assert reader.prepare(x)() == 15 * reader.repeats(x)
     assert torch.get_num_threads() == before
 
 

@@ -4,8 +4,10 @@ Two roofs bound any call: moving its compulsory bytes at the memory bandwidth
 and doing its flops at the compute peak.
 
 - Memory: per slice, the best of the read kernels of bench.suite.roofs (torch's
-  sum and numba's wide-load read at 1 .. N threads; small slices come from
-  cache), named with the reader and thread count that reached it.
+  sum and numba's wide-load read at 1 .. N threads; numba's reads a small
+  slice over and over in one call, so a slice that stays in cache is read
+  at the cache's speed, not a call's), named with the reader and thread
+  count that reached it.
 - Compute: the FMA-throughput microkernel (the hardware's peak). The best
   library GEMM (a large square builtin product) is reported beside it; it is
   the roof only in a run without the microkernel, which the summary says.

@@ -27,18 +27,21 @@ def pytest_generate_tests(metafunc):
 @pytest.mark.mnist
 @pytest.mark.parametrize("rows", cases.ROWS, ids=lambda rows: f"rows{rows}")
 def test_read_x(reader, rows, slices, timed, benchmark):
-    """One read of the slice by one reader at one thread count: the memory roof
-    is the best of them."""
+    """The slice read by one reader at one thread count (a small slice read
+    over and over in one call, see roofs.READ_BYTES): the memory roof is the
+    best of them."""
     x = slices(rows)
     benchmark.group = f"matmul rows={rows}"
+    repeats = reader.repeats(x)
     with reader.threads_set():
         read = reader.prepare(x)
         total = float(read())
-        assert total == pytest.approx(x.double().sum().item(), rel=1e-4)  # order of summation
+        assert total == pytest.approx(repeats * x.double().sum().item(), rel=1e-4)  # summation order
         timed(read, cases.Reference(cases.READ_X, lambda: cases.read_x(x)),
-              Workload(suite="roofline", kernel=cases.READ_X, rows=rows, flops=x.numel(),
-                       bytes=x.numel() * x.element_size(),
-                       params={"reader": reader.name, "threads": reader.threads}))
+              Workload(suite="roofline", kernel=cases.READ_X, rows=rows,
+                       flops=repeats * x.numel(), bytes=repeats * x.numel() * x.element_size(),
+                       params={"reader": reader.name, "threads": reader.threads,
+                               "repeats": repeats}))
 
 
 def test_fma_peak(bench_device, timed, benchmark):
