@@ -14,6 +14,7 @@ its promise, not because one seed was unlucky.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -95,6 +96,28 @@ def test_only_undecided_benchmarks_get_blocks_and_each_keeps_its_looks_verdict()
     assert by_key["a", "memory"].look is None
 
 
+def test_with_the_estimator_a_row_decided_early_gets_the_mde_of_the_last_look():
+    """b is decided "within ±detect" at look 1 of 3; its MDE by the last look
+    (16 blocks, that look's alpha) is what the rule catches for it: smaller
+    than at its 4 blocks, and exactly the estimator's at the last look."""
+    looks = schedule(4, 16, ALPHA, looks=3)
+    estimator = STATISTICS[DEFAULT]
+
+    def judge(look):
+        estimate = Estimate(1.0, 0.95, 1.05, (look.blocks,) * 2, True, 0.02, look.blocks - 1.0,
+                            0.2, dispersions=(0.04,))
+        return [Row("b", Outcome.NO_CHANGE, estimate=estimate, threshold=THRESHOLD)]
+
+    [b] = sequential.run(looks, judge, lambda keys, count: pytest.fail("decided"), DETECT,
+                         estimator).rows
+    assert b.look == 1
+    at_first = estimator.mde_at(b.estimate, 4, decide.tail(looks[0].alpha, 1), THRESHOLD)
+    assert b.last_look_mde == estimator.mde_at(b.estimate, 16, decide.tail(looks[-1].alpha, 1),
+                                               THRESHOLD) < at_first
+    [plain] = sequential.run(looks, judge, lambda keys, count: 0, DETECT).rows
+    assert plain.last_look_mde is None
+
+
 def test_the_run_stops_when_every_benchmark_is_decided_or_no_block_is_added():
     looks = schedule(4, 16, ALPHA, looks=3)
     decided = sequential.run(looks, lambda look: [row("a", 1.2, 1.3, look.blocks)],
@@ -171,3 +194,16 @@ def test_a_tight_a_a_comparison_stops_early():
     assert (outcomes == Outcome.NO_CHANGE).all()
     assert blocks.max() < DEFAULT_MAX_PROCESSES
     assert blocks.mean() < DEFAULT_LOOKS[2].blocks
+
+
+def test_the_verdict_of_a_row_decided_early_names_what_the_last_look_catches():
+    from bench.gate.compare import Settings
+    from bench.gate.output import verdict_text
+
+    estimate = Estimate(1.0, 0.95, 1.05, (6, 6), True, 0.02, 5.0, 0.2, dispersions=(0.04,))
+    decided = Row("b", Outcome.NO_CHANGE, estimate=estimate, threshold=THRESHOLD, needs_blocks=0,
+                  look=1, last_look_mde=0.061)
+    assert verdict_text(decided, Settings()) == (
+        f"no change (within ±{DETECT * 100:g} %; catches +6.1 % by the last look)")
+    assert verdict_text(replace(decided, last_look_mde=None), Settings()) == (
+        f"no change (within ±{DETECT * 100:g} %)")

@@ -207,7 +207,7 @@ class ABRun:
                 self.block(index, [])
             self.index = first
             result = sequential.run(self.looks, self.judge_at, self.more_blocks,
-                                    self.settings.detect)
+                                    self.settings.detect, self.settings.estimator)
             rows = result.rows
         wall = time.perf_counter() - self.started + self.previous.get("elapsed_s", 0)
         self.manifest["wall_s"] = round(wall, 1)

@@ -91,6 +91,9 @@ class Row:
     metric: str = TIME                  # or a memory metric (bench.gate.memory)
     memory: MemoryChange | None = None  # the peaks compared, for a memory row
     look: int | None = None             # the sequential look that decided it (bench ab)
+    # The MDE at the last look's blocks and alpha, at the spread measured: what
+    # the sequential rule catches for a benchmark it decided at an earlier look.
+    last_look_mde: float | None = None
 
     @property
     def too_noisy(self) -> bool:

@@ -41,7 +41,10 @@ def verdict_text(row: Row, settings: Settings) -> str:
     band = max(settings.detect, row.threshold or 0)
     if (row.look is not None and row.outcome is Outcome.NO_CHANGE
             and within(row.estimate, band)):
-        text += f" (within ±{band * 100:g} %)"
+        text += f" (within ±{band * 100:g} %"
+        if row.last_look_mde is not None and math.isfinite(row.last_look_mde):
+            text += f"; catches {mde_text(row.last_look_mde)} by the last look"
+        text += ")"
     if row.too_noisy:
         need = (f"needs ≈ {row.needs_blocks} processes a side" if row.needs_blocks
                 else "no affordable number of processes would do")
@@ -129,7 +132,12 @@ def summary(rows: list[Row], settings: Settings) -> str:
                  f"their {settings.estimator.description}; intervals hold all true ratios "
                  f"together with {100 * (1 - settings.alpha):g} % confidence (Bonferroni"
                  + (", over benchmarks and looks" if any(r.look for r in rows) else "") + "). "
-                 f"MDE: the slowdown caught with {POWER * 100:g} % probability at this noise.")
+                 f"MDE: the slowdown caught with {POWER * 100:g} % probability at this noise"
+                 + ("; for a benchmark decided at an earlier look, \"by the last look\": "
+                    "the MDE at the last look's blocks and alpha, which it would have run on "
+                    "towards had its change been as large" if any(r.last_look_mde is not None
+                                                                  for r in rows) else "")
+                 + ".")
     if any(r.metric != TIME for r in rows):
         text += (f" Memory: each call's peak allocation, one per process; a change counts "
                  f"when every candidate process's peak is beyond every base process's by "
@@ -206,6 +214,8 @@ def as_json(rows: list[Row], settings: Settings, sequential: dict | None = None)
             "interval": [est.low, est.high] if est and est.measured else None,
             "threshold": row.threshold,
             "mde": est.mde if est and est.mde is not None and math.isfinite(est.mde) else None,
+            "mde_last_look": (row.last_look_mde if row.last_look_mde is not None
+                              and math.isfinite(row.last_look_mde) else None),
             "too_noisy": row.too_noisy,
             "needs_processes": row.needs_blocks if row.too_noisy else None,
             "processes": list(est.processes) if est else None,

@@ -96,12 +96,14 @@ class Result:
 
 
 def run(looks: tuple[Look, ...], judge: Callable[[Look], list[Row]],
-        add_blocks: Callable[[list[str], int], int], detect: float) -> Result:
+        add_blocks: Callable[[list[str], int], int], detect: float,
+        estimator=None) -> Result:
     """Judge at each look (judge(look): the rows of the blocks so far, intervals at
     look.alpha); the undecided time benchmarks get add_blocks(keys, n) more blocks
     (it returns how many it added; none ends the run at this look) until none is
     left or the last look is taken. Other rows (memory, new, removed) are as the
-    last judging that gave them left them."""
+    last judging that gave them left them. With the gate's estimator, each
+    decided time row also gets last_look_mde (see _at_last_look)."""
     latest: dict[tuple[str, str], Row] = {}  # by benchmark and metric, first seen first
     settled: dict[str, Row] = {}
     for look in looks:
@@ -126,8 +128,23 @@ def run(looks: tuple[Look, ...], judge: Callable[[Look], list[Row]],
                 continue
             settled.update((r.key, _final(r, look)) for r in undecided)
         break
+    if estimator is not None:
+        settled = _at_last_look(settled, looks[-1], estimator)
     return Result([settled.get(key, row) if metric == TIME else row
                    for (key, metric), row in latest.items()], look)
+
+
+def _at_last_look(settled: dict[str, Row], last: Look, estimator) -> dict[str, Row]:
+    """Each measured row with the MDE the rule has for it: at the last look's
+    blocks and alpha. A benchmark decided "no change" early has an interval
+    that leaves out +detect; had its true change been +detect it would have
+    gone on towards the last look, so the MDE there is the one that counts.
+    The family is the benchmarks judged, as in compare (each has one time row)."""
+    tail = decide.tail(last.alpha, len(settled))
+    return {key: replace(row, last_look_mde=estimator.mde_at(row.estimate, last.blocks, tail,
+                                                             row.threshold))
+            if row.estimate is not None and row.estimate.measured else row
+            for key, row in settled.items()}
 
 
 def _final(row: Row, look: Look) -> Row:

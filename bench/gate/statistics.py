@@ -116,14 +116,19 @@ class Statistic(ABC):
         if not estimate.measured or detect <= threshold:
             return None
         for n in range(2, most + 1):
-            sides = [Summary(0.0, d, n) for d in estimate.dispersions]
-            if estimate.paired:
-                spread, df = self.standard_error(sides[0].dispersion, n), self.df(n)
-            else:
-                spread, df = self.welch(*sides)
-            if mde(spread, df, tail, threshold) <= detect:
+            if self.mde_at(estimate, n, tail, threshold) <= detect:
                 return n
         return None
+
+    def mde_at(self, estimate: Estimate, blocks: int, tail: float, threshold: float) -> float:
+        """The MDE at `blocks` processes a side and this tail, at the dispersion
+        measured (estimate must be measured)."""
+        sides = [Summary(0.0, d, blocks) for d in estimate.dispersions]
+        if estimate.paired:
+            spread, df = self.standard_error(sides[0].dispersion, blocks), self.df(blocks)
+        else:
+            spread, df = self.welch(*sides)
+        return mde(spread, df, tail, threshold)
 
     def welch(self, b: Summary, c: Summary) -> tuple[float, float]:
         """(standard error, Welch's degrees of freedom) of the difference of two centres."""
