@@ -76,7 +76,7 @@ LINE_BYTES = 64
 
 def aligned_zeros(shape: tuple[int, ...], dtype, alignment: int = LINE_BYTES) -> np.ndarray:
     """np.zeros(shape, dtype), C-contiguous, starting on an `alignment`-byte
-    boundary. numpy's own allocations start on 16-byte boundaries, so the rows
+    boundary (an empty one has no data to place). numpy's own allocations start on 16-byte boundaries, so the rows
     of a prepared weight matrix (each a whole number of cache lines for the
     MNIST layers) started at 16, 32 or 48 bytes into a line in most
     allocations: every vector load then touched two lines. On the Xeon
