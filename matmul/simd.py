@@ -392,8 +392,8 @@ def broadcast_block(typingctx, a, i0, count, w, bias, j0, dst, d0, relu, lead, r
     broadcasts one element of each of the R rows: R x V FMAs into
     accumulators carried in registers, no lane sums. With lead >= 0 the loop
     also prefetches (into L2) the R rows of a from row `lead` on, one cache
-    line every 64 / (R * itemsize) steps, so that the next block streams in
-    while this one computes. The stores happen here, not in the caller: a
+    line per 64 bytes of that span, spread over the steps, so that the next
+    block streams in while this one computes. The stores happen here, not in the caller: a
     tuple of vectors handed back and indexed there made LLVM keep the
     accumulators on the stack."""
     if not (_is_matrix(a) and _is_matrix(w) and _is_matrix(bias) and _is_matrix(dst)
@@ -428,27 +428,42 @@ def broadcast_block(typingctx, a, i0, count, w, bias, j0, dst, d0, relu, lead, r
         span = builder.bitcast(
             _pointer(context, builder, a_ty, A, builder.select(prefetching, lead_v, intp(0)),
                      intp(0)), ir.IntType(8).as_pointer())
-        stride = intp(n_rows * vec.dtype.bitwidth // 8)
+        stride_bytes = n_rows * vec.dtype.bitwidth // 8
+        stride = intp(stride_bytes)
         zero = ir.Constant(vty, None)
-        with _carrying(builder, intp(0), k_v, intp(1), [zero] * (n_rows * n_vectors)) as step:
-            p = step.index
-            with builder.if_then(prefetching, likely=True):
-                _prefetch_l2(builder, builder.gep(span, [builder.mul(p, stride)]))
+
+        def fmas(p, accs):
+            # One step over k: V vectors of w's row p, R broadcasts, R x V FMAs.
             ws = [_load(context, builder, vec, w_ty, W, p, col) for col in cols]
-            accs = list(step.values)
             for r, row in enumerate(a_rows):
                 x = _splat(builder, vty, vec.lanes,
                            builder.load(_pointer(context, builder, a_ty, A, row, p)))
                 for v in range(n_vectors):
                     accs[r * n_vectors + v] = _fma(builder, vec, x, ws[v], accs[r * n_vectors + v])
-            step.values = accs
+            return accs
+
+        # Two steps an iteration, so the loop's own work (the rows' indices,
+        # the prefetch and its test) is shared by twice the FMAs, and the
+        # prefetches of an iteration cover its 2 R-element stretches of the
+        # span at one per cache line (a step of its own prefetched every line
+        # twice for R = 8 floats). An odd K's last step follows on its own.
+        pairs = builder.sub(k_v, builder.srem(k_v, intp(2)))
+        with _carrying(builder, intp(0), pairs, intp(2), [zero] * (n_rows * n_vectors)) as step:
+            p = step.index
+            with builder.if_then(prefetching, likely=True):
+                start = builder.mul(p, stride)
+                for line in range(-(-2 * stride_bytes // 64)):
+                    _prefetch_l2(builder, builder.gep(span, [builder.add(start, intp(64 * line))]))
+            step.values = fmas(builder.add(p, intp(1)), fmas(p, list(step.values)))
+        with _carrying(builder, pairs, k_v, intp(1), step.values) as last:
+            last.values = fmas(last.index, list(last.values))
         relu_v = args[8]
         biases = [_load(context, builder, vec, bias_ty, B, intp(0), col) for col in cols]
         for r in range(n_rows):
             with builder.if_then(builder.icmp_signed("<", intp(r), count_v)):
                 row = builder.add(d0_v, intp(r))
                 for v, col in enumerate(cols):
-                    value = _add(builder, vec, step.values[r * n_vectors + v], biases[v])
+                    value = _add(builder, vec, last.values[r * n_vectors + v], biases[v])
                     value = builder.select(relu_v, _relu(builder, vec, value), value)
                     _store_columns(context, builder, vec, dst_ty, D, row, col, value)
         return context.get_dummy_value()
