@@ -95,13 +95,16 @@ class Launch:
 
     def run(self, rows: int, macs_per_row: int, threads: int, *args):
         size = size_class(rows, macs_per_row)
-        if threads > 1 and self.choice.force is None:
+        macs = rows * macs_per_row
+        # What choice.call would run, without its checks (the same ones, in its order).
+        if (threads > 1 and self.choice.force is None
+                and macs < self.choice.always_parallel_macs):
             decided = self._decided.get(size)
-            if decided is not None:  # what choice.call would run, without its checks
+            if decided is not None:
                 return decided(*args)
         serial, parallel = self._builds or self._entries()
         key = (*size, self)
-        result = self.choice.call(key, rows * macs_per_row, threads, serial, parallel, *args)
+        result = self.choice.call(key, macs, threads, serial, parallel, *args)
         chosen = self.choice.chosen.get(key)
         if chosen is not None and self._builds is not None:
             self._decided[size] = serial if chosen == "serial" else parallel

@@ -99,3 +99,19 @@ def test_a_launch_runs_what_the_choice_decided_and_still_honours_one_thread_and_
     choice.force = "serial"
     launch.run(5, 100, 2, "x")
     assert log == ["parallel", "parallel", "serial", "serial"]
+
+
+def test_a_launch_that_decided_serial_still_runs_work_past_the_threshold_parallel(entries):
+    from matmul.serial_or_parallel import BuildChoice
+
+    log, clock = [], [0.0]
+    choice = BuildChoice(clock=lambda: clock[0], trials=2)
+    serial, parallel = _FakeBuild("serial", 1.0, log, clock), _FakeBuild("parallel", 3.0, log, clock)
+    launch = entries.launch(choice, serial, parallel, ("fake", 2))
+    for _ in range(6):
+        launch.run(5, 100, 2, "x")
+    log.clear()
+    launch.run(5, 100, 2, "x")
+    choice.always_parallel_macs = 500  # 5 rows x 100 multiply-adds is past it now
+    launch.run(5, 100, 2, "x")
+    assert log == ["serial", "parallel"]
