@@ -78,14 +78,13 @@ class Launch:
     """One kernel's serial and parallel builds (numba dispatchers) for
     arguments typed as `key` says (see entry), and the BuildChoice that picks
     between them per size class. Made once per key by launch(), so that a
-    small call neither hashes the key nor looks up entry points:
+    small call neither hashes the argument key nor looks up entry points:
     `run(rows, macs_per_row, threads, *args)`."""
 
     def __init__(self, choice, serial, parallel, key: Hashable):
         self.choice, self.key = choice, key
         self._dispatchers = (serial, parallel)
         self._builds: tuple[Callable, Callable] | None = None  # once both are remembered
-        self._decided: dict[tuple, Callable] = {}  # size class -> the build choice chose
 
     def _entries(self) -> tuple[Callable, Callable]:
         builds = tuple(entry(d, self.key) for d in self._dispatchers)
@@ -94,21 +93,13 @@ class Launch:
         return builds
 
     def run(self, rows: int, macs_per_row: int, threads: int, *args):
-        size = size_class(rows, macs_per_row)
+        key = (*size_class(rows, macs_per_row), self)
         macs = rows * macs_per_row
-        # What choice.call would run, without its checks (the same ones, in its order).
-        if (threads > 1 and self.choice.force is None
-                and macs < self.choice.always_parallel_macs):
-            decided = self._decided.get(size)
-            if decided is not None:
-                return decided(*args)
         serial, parallel = self._builds or self._entries()
-        key = (*size, self)
-        result = self.choice.call(key, macs, threads, serial, parallel, *args)
-        chosen = self.choice.chosen.get(key)
-        if chosen is not None and self._builds is not None:
-            self._decided[size] = serial if chosen == "serial" else parallel
-        return result
+        settled = self.choice.settled(key, macs, threads)
+        if settled is not None:  # choice.call's own first step, without its frame
+            return (serial if settled == "serial" else parallel)(*args)
+        return self.choice.call(key, macs, threads, serial, parallel, *args)
 
 
 _LAUNCHES: dict[tuple, Launch] = {}

@@ -45,14 +45,8 @@ class PreparedWeights:
         # The entry holds its tensors, so while it exists no other object has their ids.
         key = (tag, *map(id, tensors))
         entry = self._entries.get(key)
-        if entry is not None:
-            # Compared field by field, cheapest first: this runs on every call.
-            for t, (version, pointer, shape, stride) in zip(tensors, entry[1]):
-                if (t._version != version or t.data_ptr() != pointer or t.shape != shape
-                        or t.stride() != stride):
-                    break
-            else:
-                return entry[2]
+        if entry is not None and entry[1] == [_state(t) for t in tensors]:
+            return entry[2]
         states = [_state(t) for t in tensors]
         value = build()
         self.builds += 1
@@ -76,10 +70,11 @@ LINE_BYTES = 64
 
 def aligned_zeros(shape: tuple[int, ...], dtype, alignment: int = LINE_BYTES) -> np.ndarray:
     """np.zeros(shape, dtype), C-contiguous, starting on an `alignment`-byte
-    boundary (an empty one has no data to place). numpy's own allocations start on 16-byte boundaries, so the rows
-    of a prepared weight matrix (each a whole number of cache lines for the
-    MNIST layers) started at 16, 32 or 48 bytes into a line in most
-    allocations: every vector load then touched two lines. On the Xeon
+    boundary (an empty one has no data to place). numpy's own allocations
+    start on 16-byte boundaries, so the rows of a prepared weight matrix
+    (each a whole number of cache lines for the MNIST layers) started at 16,
+    32 or 48 bytes into a line in most allocations: every vector load then
+    touched two lines. On the Xeon
     machine that made numba_tuned's 500-row product 15 % slower for three
     allocations in four, the state that split the gate's processes in two."""
     dtype = np.dtype(dtype)

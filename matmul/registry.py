@@ -90,7 +90,8 @@ class Kernel:
     def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         check_operands(a, b)
         # Every check runs on every call, so each is written the cheap way:
-        # is_cpu before device.type (0.04 against 0.24 us), dtypes by identity
+        # is_cpu before device.type (0.04 against 0.24 us on the Xeon machine
+        # of round 3), dtypes by identity
         # (torch's dtypes are singletons).
         if not (a.is_cpu and "cpu" in self.devices) and a.device.type not in self.devices:
             raise UnsupportedDeviceError(

@@ -48,17 +48,21 @@ class BuildChoice:
         self.chosen: dict[tuple, str] = {}  # key -> "serial" or "parallel", once decided
         self.force: str | None = None  # "serial" or "parallel": every call runs it (tests)
 
+    def settled(self, key: tuple, macs: int, threads: int) -> str | None:
+        """"serial" or "parallel" where the call needs no trial, else None."""
+        if self.force is not None:
+            return self.force
+        if threads <= 1:
+            return "serial"
+        if macs >= self.always_parallel_macs:
+            return "parallel"
+        return self.chosen.get(key)
+
     def call(self, key: tuple, macs: int, threads: int, serial: Callable, parallel: Callable,
              *args):
-        if self.force is not None:
-            return (serial if self.force == "serial" else parallel)(*args)
-        if threads <= 1:
-            return serial(*args)
-        if macs >= self.always_parallel_macs:
-            return parallel(*args)
-        chosen = self.chosen.get(key)
-        if chosen is not None:
-            return (serial if chosen == "serial" else parallel)(*args)
+        settled = self.settled(key, macs, threads)
+        if settled is not None:
+            return (serial if settled == "serial" else parallel)(*args)
         times = self._times.setdefault(key, ([], []))
         # Alternate, the build with fewer calls so far first (serial on a tie).
         index = 0 if len(times[0]) <= len(times[1]) else 1

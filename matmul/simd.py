@@ -67,6 +67,7 @@ from numba.core.codegen import get_host_cpu_features
 from numba.extending import intrinsic, models, register_model
 
 from .jit import cached_njit
+from .prepared import LINE_BYTES
 
 
 def _target_features() -> frozenset[str]:
@@ -392,10 +393,10 @@ def broadcast_block(typingctx, a, i0, count, w, bias, j0, dst, d0, relu, lead, r
     broadcasts one element of each of the R rows: R x V FMAs into
     accumulators carried in registers, no lane sums. With lead >= 0 the loop
     also prefetches (into L2) the R rows of a from row `lead` on, one cache
-    line per 64 bytes of that span, spread over the steps, so that the next
-    block streams in while this one computes. The stores happen here, not in the caller: a
-    tuple of vectors handed back and indexed there made LLVM keep the
-    accumulators on the stack."""
+    line per LINE_BYTES of that span, spread over the steps, so that the
+    next block streams in while this one computes. The stores happen here,
+    not in the caller: a tuple of vectors handed back and indexed there made
+    LLVM keep the accumulators on the stack."""
     if not (_is_matrix(a) and _is_matrix(w) and _is_matrix(bias) and _is_matrix(dst)
             and a.dtype == w.dtype == bias.dtype == dst.dtype
             and isinstance(rows, types.BaseTuple) and isinstance(vectors, types.BaseTuple)
@@ -452,8 +453,9 @@ def broadcast_block(typingctx, a, i0, count, w, bias, j0, dst, d0, relu, lead, r
             p = step.index
             with builder.if_then(prefetching, likely=True):
                 start = builder.mul(p, stride)
-                for line in range(-(-2 * stride_bytes // 64)):
-                    _prefetch_l2(builder, builder.gep(span, [builder.add(start, intp(64 * line))]))
+                for line in range(-(-2 * stride_bytes // LINE_BYTES)):
+                    _prefetch_l2(builder, builder.gep(
+                        span, [builder.add(start, intp(LINE_BYTES * line))]))
             step.values = fmas(builder.add(p, intp(1)), fmas(p, list(step.values)))
         with _carrying(builder, pairs, k_v, intp(1), step.values) as last:
             last.values = fmas(last.index, list(last.values))
