@@ -226,7 +226,7 @@ def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
         multiple = len(block[-1])
         bt = PREPARED.get((b,), ("bt", dtype, multiple), lambda: _transposed(b, dtype, multiple))
         # (dtype, block) fixes the arguments' types: see entries
-        launch(BUILDS, simd.blocked_serial, simd.blocked, (dtype, block)).run(
+        launch(BUILDS, simd.blocked_serial, simd.blocked, (dtype, block), len(block[1])).run(
             m, k * n, threads(), _host_array(a, dtype), bt, out, *block)
 
     return _product(a, b, run)
@@ -270,7 +270,7 @@ def _broadcast(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
         w, bias = PREPARED.get((b,), ("columns", dtype, step), lambda: _padded(b, None, dtype, step))
         count = threads()
         # (dtype, block) fixes the arguments' types: see entries
-        launch(BUILDS, simd.broadcast_serial, simd.broadcast, (dtype, block)).run(
+        launch(BUILDS, simd.broadcast_serial, simd.broadcast, (dtype, block), len(block[1])).run(
             m, k * n, count, _host_array(a, dtype), w, bias, out, count, *block)
 
     return _product(a, b, run)
@@ -313,9 +313,10 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
         tensors, ("forward", dtype, block), lambda: _forward_weights(layers, dtype))
     count = threads()
     # (dtype, depth, block) fixes the arguments' types: see entries
-    launch(BUILDS, simd.forward_serial, simd.forward, (dtype, len(layers), block)).run(
-        m, macs_per_row, count, _host_array(x, dtype), w1, w1t_rest, bias1, padded, out, count,
-        *block)
+    build = launch(BUILDS, simd.forward_serial, simd.forward, (dtype, len(layers), block),
+                   len(block[1]))
+    build.run(m, macs_per_row, count, _host_array(x, dtype), w1, w1t_rest, bias1, padded, out,
+              count, *block)
     return torch.from_numpy(out)
 
 

@@ -79,35 +79,47 @@ class Launch:
     arguments typed as `key` says (see entry), and the BuildChoice that picks
     between them per size class. Made once per key by launch(), so that a
     small call neither hashes the argument key nor looks up entry points:
-    `run(rows, macs_per_row, threads, *args)`."""
+    `run(rows, macs_per_row, threads, *args)`. The parallel build splits the
+    rows into parts of `part_rows` (its blocks) at the finest, so a call of
+    one part has one thread's work and runs serially, untried: timing the
+    two builds there only risks choosing the pool's wake-up by chance (on
+    the Intel Xeon VM of round 3, stop 31, the 5-row forward pass ran
+    parallel at 12 us against 8 us serial, after a trial won by noise)."""
 
-    def __init__(self, choice, serial, parallel, key: Hashable):
-        self.choice, self.key = choice, key
+    def __init__(self, choice, serial, parallel, key: Hashable, part_rows: int = 1):
+        self.choice, self.key, self.part_rows = choice, key, part_rows
         self._dispatchers = (serial, parallel)
-        self._builds: tuple[Callable, Callable] | None = None  # once both are remembered
+        # Each build's entry point once remembered: a build that never runs
+        # (the parallel one of a launch whose calls are all one part) must not
+        # keep the other's lookup going on every call.
+        self._builds: list[Callable | None] = [None, None]
 
-    def _entries(self) -> tuple[Callable, Callable]:
-        builds = tuple(entry(d, self.key) for d in self._dispatchers)
-        if all((d, self.key) in _ENTRIES for d in self._dispatchers):
-            self._builds = builds
-        return builds
+    def _build(self, index: int) -> Callable:
+        found = self._builds[index]
+        if found is None:
+            dispatcher = self._dispatchers[index]
+            found = entry(dispatcher, self.key)
+            if (dispatcher, self.key) in _ENTRIES:
+                self._builds[index] = found
+        return found
 
     def run(self, rows: int, macs_per_row: int, threads: int, *args):
-        key = (*size_class(rows, macs_per_row), self)
+        if rows <= self.part_rows:
+            threads = 1  # one part: one thread's work whichever build runs it
         macs = rows * macs_per_row
-        serial, parallel = self._builds or self._entries()
+        key = (*size_class(rows, macs_per_row), self)
         settled = self.choice.settled(key, macs, threads)
         if settled is not None:  # choice.call's own first step, without its frame
-            return (serial if settled == "serial" else parallel)(*args)
-        return self.choice.call(key, macs, threads, serial, parallel, *args)
+            return self._build(0 if settled == "serial" else 1)(*args)
+        return self.choice.call(key, macs, threads, self._build(0), self._build(1), *args)
 
 
 _LAUNCHES: dict[tuple, Launch] = {}
 
 
-def launch(choice, serial, parallel, key: Hashable) -> Launch:
-    """The Launch of these builds for `key`, made on first use."""
+def launch(choice, serial, parallel, key: Hashable, part_rows: int = 1) -> Launch:
+    """The Launch of these builds for `key` (which must fix `part_rows`), made on first use."""
     found = _LAUNCHES.get((serial, key))
     if found is None:
-        found = _LAUNCHES[serial, key] = Launch(choice, serial, parallel, key)
+        found = _LAUNCHES[serial, key] = Launch(choice, serial, parallel, key, part_rows)
     return found

@@ -115,3 +115,20 @@ def test_a_launch_that_decided_serial_still_runs_work_past_the_threshold_paralle
     choice.always_parallel_macs = 500  # 5 rows x 100 multiply-adds is past it now
     launch.run(5, 100, 2, "x")
     assert log == ["serial", "parallel"]
+
+
+def test_a_call_of_one_part_runs_serially_untried_however_fast_the_parallel_build(entries):
+    from matmul.serial_or_parallel import BuildChoice
+
+    log, clock = [], [0.0]
+    choice = BuildChoice(clock=lambda: clock[0], trials=2)
+    serial, parallel = _FakeBuild("serial", 3.0, log, clock), _FakeBuild("parallel", 1.0, log, clock)
+    launch = entries.launch(choice, serial, parallel, ("fake", 3), part_rows=8)
+    for rows in (1, 5, 8, 8, 8, 8, 8, 8):
+        launch.run(rows, 100, 2, "x")
+    assert log == ["serial"] * 8 and choice.chosen == {}
+    log.clear()
+    for _ in range(6):  # 9 rows are two parts: tried, and parallel wins
+        launch.run(9, 100, 2, "x")
+    launch.run(9, 100, 2, "x")
+    assert log[-1] == "parallel" and sorted(log[:-1]) == ["parallel"] * 3 + ["serial"] * 3
