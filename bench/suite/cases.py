@@ -21,6 +21,16 @@ READ_X = "read_x"
 # product large enough to reach the library's peak rate (a GPU needs a larger
 # one to fill its units), which is the roof where the microkernel cannot run.
 FMA_PEAK = "fma_peak"
+# The reference of the kernels that step through the interpreter: a fixed loop
+# of INTERPRETER_STEPS small torch operations (the Python loop kernels' own
+# kind of step), so that a round's two halves share their bottleneck. On the
+# Intel Xeon VM of round 3 (stop 31) the host's load moved interpreter-bound
+# code by up to 1.8x within seconds while the builtin product moved by 1.2x:
+# over 24 half-second windows of one process, dot_product on 5 rows took
+# 695-1265 us, its ratio to the builtin product 12.2-20.4, to this loop
+# 1.90-2.21.
+INTERPRETER = "interpreter"
+INTERPRETER_STEPS = 50
 PEAK_GEMM = "peak_gemm"
 PEAK_SIZE = {"cpu": 2048, "cuda": 8192}
 
@@ -74,10 +84,24 @@ def read_x(x: torch.Tensor) -> torch.Tensor:
     return x.sum()
 
 
+def interpreter_steps(x: torch.Tensor) -> torch.Tensor:
+    """INTERPRETER_STEPS interpreter steps on x's device, each the step of
+    lesson.dot_product: two rows of x multiplied, summed, stored."""
+    u, v = x[0], x[min(1, x.shape[0] - 1)]
+    out = torch.zeros(INTERPRETER_STEPS, dtype=x.dtype, device=x.device)
+    for step in range(INTERPRETER_STEPS):
+        out[step] = (u * v).sum()
+    return out
+
+
 def reference_for(kernel: matmul.Kernel, x: torch.Tensor,
                   same_work_by_builtin: Callable[[], object]) -> Reference:
-    """The reference timed beside `kernel` on x: the same work done by the
-    builtin kernel, or, for the builtin itself, one read of x."""
+    """The reference timed beside `kernel` on x: for a kernel that steps
+    through the interpreter, INTERPRETER_STEPS steps of the interpreter's own;
+    for the builtin, one read of x; for the others, the same work done by the
+    builtin kernel."""
+    if kernel.python_dims:
+        return Reference(INTERPRETER, lambda: interpreter_steps(x))
     if kernel.name == REFERENCE_KERNEL:
         return Reference(READ_X, lambda: read_x(x))
     return Reference(REFERENCE_KERNEL, same_work_by_builtin)

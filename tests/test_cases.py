@@ -1,0 +1,33 @@
+"""Which reference each benchmark is timed beside (bench.suite.cases)."""
+from __future__ import annotations
+
+import torch
+
+import matmul
+from bench.suite import cases
+
+
+def _expected_reference(kernel: matmul.Kernel) -> str:
+    if kernel.python_dims:
+        return cases.INTERPRETER
+    return cases.READ_X if kernel.name == cases.REFERENCE_KERNEL else cases.REFERENCE_KERNEL
+
+
+def test_each_kernel_is_paired_with_a_reference_of_its_own_bottleneck():
+    x = torch.rand(3, 4)
+    names = {kernel.name: cases.reference_for(kernel, x, lambda: None).name
+             for kernel in matmul.KERNELS.values()}
+    assert names == {kernel.name: _expected_reference(kernel)
+                     for kernel in matmul.KERNELS.values()}
+    assert names["dot_product"] == cases.INTERPRETER and names["numba_tuned"] == "builtin"
+
+
+def test_the_interpreter_reference_runs_its_fixed_steps_on_x_and_not_the_kernel():
+    x = torch.rand(3, 4)
+    calls = []
+    reference = cases.reference_for(matmul.KERNELS["dot_product"], x, lambda: calls.append(1))
+    torch.testing.assert_close(reference.call(),
+                               torch.full((cases.INTERPRETER_STEPS,), float(x[0] @ x[1])))
+    one_row = torch.rand(1, 4)
+    torch.testing.assert_close(cases.interpreter_steps(one_row)[0], (one_row[0] ** 2).sum())
+    assert calls == []
