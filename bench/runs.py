@@ -24,6 +24,10 @@ import numpy as np
 # extra_info keys that are not fields of Workload or Environment.
 REFERENCE_NAME = "reference"       # name of the reference timed in each round
 REFERENCE_DATA = "reference_data"  # its seconds per round, paired by index with stats.data
+# Other kinds of work timed in the same rounds, before the reference, in
+# gate-ready runs (bench.suite.cases.alternative_references): {name: seconds
+# per round}, each paired by index with stats.data like REFERENCE_DATA.
+ALTERNATIVES = "alternative_reference_data"
 GATE_THRESHOLD = "gate_threshold"  # the benchmark's own gate threshold (a marker sets it)
 # Rounds dropped where they were timed: a clock fault (either half of the pair
 # read <= 0 or not finite, e.g. a CPU-time read that did not advance).
@@ -132,11 +136,18 @@ class Benchmark:
     gate_threshold: float | None
     dropped: int = 0            # rounds dropped for clock faults (DROPPED), when timed or loaded
     memory: Memory | None = None  # None: not measured (memray missing, timing off, older run)
+    alternatives: dict[str, np.ndarray] = field(default_factory=dict)  # ALTERNATIVES
 
     def normalized(self, mode: str) -> np.ndarray:
-        """The samples a comparison uses, by a resolved NORMALIZATIONS mode."""
+        """The samples a comparison uses, by a resolved NORMALIZATIONS mode or
+        an alternative reference's (alternative_mode)."""
         if self.samples is None or self.reference is None:
             raise RunError(f"benchmark {self.key!r} has no raw samples")
+        if mode.startswith(ALTERNATIVE_PREFIX):
+            name = mode[len(ALTERNATIVE_PREFIX):]
+            if name not in self.alternatives:
+                raise RunError(f"benchmark {self.key!r} has no alternative reference {name!r}")
+            return self.samples / self.alternatives[name]
         if mode == "pair":
             return self.samples / self.reference
         if mode == "run":
@@ -169,6 +180,29 @@ NORMALIZATION_MEANING = {
     "run": "per run = median(time) / median(reference time)",
     "none": "raw = median(time)",
 }
+
+
+# pair:NAME: each round's time / that round's time of the alternative
+# reference NAME; only the gate's auto chooses one (bench.gate.compare).
+ALTERNATIVE_PREFIX = "pair:"
+
+
+def alternative_mode(name: str) -> str:
+    return ALTERNATIVE_PREFIX + name
+
+
+def reference_of(bench: Benchmark, mode: str) -> str | None:
+    """The name of the reference a mode divides by (None for raw times)."""
+    if mode.startswith(ALTERNATIVE_PREFIX):
+        return mode[len(ALTERNATIVE_PREFIX):]
+    return None if mode == "none" else bench.reference_name
+
+
+def normalization_meaning(mode: str) -> str:
+    if mode.startswith(ALTERNATIVE_PREFIX):
+        return (f"paired by {mode[len(ALTERNATIVE_PREFIX):]} = median(time / that "
+                "alternative reference's time in the same round)")
+    return NORMALIZATION_MEANING[mode]
 
 
 def resolve_normalization(mode: str, baseline: Benchmark) -> str:
@@ -226,7 +260,8 @@ class Run:
 
 def extra_info(workload: Workload, environment: Environment, reference_name: str,
                reference_samples: list[float] | None, dropped: int = 0,
-               memory: Memory | None = None) -> dict:
+               memory: Memory | None = None,
+               alternatives: dict[str, list[float]] | None = None) -> dict:
     """The extra_info the suite stores for one benchmark (see `Benchmark`)."""
     info = {**asdict(workload), **asdict(environment), REFERENCE_NAME: reference_name}
     for optional in ("params", "shape", "summary"):
@@ -235,6 +270,8 @@ def extra_info(workload: Workload, environment: Environment, reference_name: str
     if reference_samples is not None:
         info[REFERENCE_DATA] = list(reference_samples)
         info[DROPPED] = dropped
+        if alternatives:
+            info[ALTERNATIVES] = {name: list(times) for name, times in alternatives.items()}
     if memory is not None:
         info[MEMORY] = asdict(memory)
     return info
@@ -328,6 +365,7 @@ def _benchmark(entry: object, where: str) -> Benchmark:
     if samples is not None and reference is not None and len(samples) != len(reference):
         raise RunError(f"{where}: {len(samples)} samples but {len(reference)} reference "
                        "samples; they must pair by index")
+    alternatives = _alternatives(extra.get(ALTERNATIVES, {}), samples, where)
     saved_drops = extra.get(DROPPED, 0)
     if not (isinstance(saved_drops, int) and not isinstance(saved_drops, bool)
             and saved_drops >= 0):
@@ -337,12 +375,15 @@ def _benchmark(entry: object, where: str) -> Benchmark:
     faults = 0
     if samples is not None:
         keep = valid_times(samples) & (valid_times(reference) if reference is not None else True)
+        for times in alternatives.values():
+            keep &= valid_times(times)
         faults = int((~keep).sum())
         if faults:
             if keep.sum() < MIN_VALID_ROUNDS:
                 raise RunError(too_few_rounds(where, int(keep.sum()), len(samples)))
             samples = samples[keep]
             reference = reference[keep] if reference is not None else None
+            alternatives = {name: times[keep] for name, times in alternatives.items()}
             stats = {}  # pytest-benchmark's statistics included the faults
     elif reference is not None and not valid_times(reference).all():
         raise RunError(f"{where}: extra_info.{REFERENCE_DATA} holds a time <= 0 or not finite, "
@@ -362,7 +403,23 @@ def _benchmark(entry: object, where: str) -> Benchmark:
         gate_threshold=float(threshold) if threshold is not None else None,
         dropped=saved_drops + faults,
         memory=_memory(extra.get(MEMORY), f"{where}: extra_info.{MEMORY}"),
+        alternatives=alternatives,
     )
+
+
+def _alternatives(value: object, samples: np.ndarray | None, where: str) -> dict[str, np.ndarray]:
+    """ALTERNATIVES read back: each a time per round, paired with the samples."""
+    if not isinstance(value, dict):
+        raise RunError(f"{where}: extra_info.{ALTERNATIVES} must be an object of name: times")
+    result = {}
+    for name, times in value.items():
+        array = _time_array(times, f"{where}: extra_info.{ALTERNATIVES}.{name}")
+        if samples is None or len(array) != len(samples):
+            raise RunError(f"{where}: extra_info.{ALTERNATIVES}.{name} has {len(array)} times "
+                           f"for {0 if samples is None else len(samples)} samples; they must "
+                           "pair by index")
+        result[str(name)] = array
+    return result
 
 
 def _memory(value: object, where: str) -> Memory | None:

@@ -18,9 +18,12 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
              cpu: str = "AMD EPYC", torch: str = "2.13.0+cpu", threads: int = 1,
              slowdown: float = 0.0, thresholds: dict[str, float] | None = None,
              commit: str = "abc", commit_time: str | None = "2026-11-29T00:00:00+00:00",
-             ran: str = "2026-11-29T00:00:00", peaks: dict[str, int] | None = None) -> dict:
+             ran: str = "2026-11-29T00:00:00", peaks: dict[str, int] | None = None,
+             tracking: str | None = None) -> dict:
     """A saved run of one process: {name: median seconds}; factors slow (>1) a benchmark;
-    peaks gives benchmarks the peak bytes one call allocated (runs.Memory)."""
+    peaks gives benchmarks the peak bytes one call allocated (runs.Memory); tracking
+    names an alternative reference timed in every round that shifts with the
+    process as the benchmark does (the primary one does not)."""
     rng = np.random.default_rng(seed)
     entries = []
     for name, median in benchmarks.items():
@@ -33,7 +36,9 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
                                Environment(torch, threads, "cpu", slowdown),
                                "builtin", reference.tolist(),
                                memory=(runs.Memory(peaks[name], 10, 200)
-                                       if name in (peaks or {}) else None))
+                                       if name in (peaks or {}) else None),
+                               alternatives=({tracking: (10e-6 * shift * drift * rng.lognormal(
+                                   0.0, 0.01, rounds)).tolist()} if tracking else None))
         if name in (thresholds or {}):
             info[runs.GATE_THRESHOLD] = thresholds[name]
         entries.append({

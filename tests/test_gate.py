@@ -20,6 +20,7 @@ from bench import runs
 from bench.gate import compare as gate
 from bench.gate import decide
 from bench.gate.__main__ import main as gate_main
+from bench.gate.output import summary as gate_summary
 from bench.gate.statistics import STATISTICS, Summary
 from bench.policy import POWER
 from bench.table import short_name
@@ -55,6 +56,10 @@ def load(folder: Path) -> list[runs.Run]:
 def verdicts(base: Path, candidate: Path, **settings) -> dict[str, str]:
     rows = gate.compare(load(base), load(candidate), gate.Settings(**settings))
     return {short_name(r.key): r.outcome.value for r in rows}
+
+
+def render_summary(rows) -> str:
+    return gate_summary(rows, gate.Settings())
 
 
 # ---------------------------------------------------------------- verdicts
@@ -99,6 +104,45 @@ def test_noise_between_processes_widens_the_interval_and_is_reported(tmp_path):
     assert noisy[key].estimate.mde > 0.10 and noisy[key].needs_blocks > 16
     q, n = quiet[key].estimate, noisy[key].estimate
     assert n.high - n.low > 3 * (q.high - q.low)
+
+
+def test_an_alternative_reference_that_shifts_with_the_processes_cancels_their_noise(tmp_path):
+    # The processes move the benchmark by 15 %; the "fma" alternative moves with them.
+    noisy = {"factors": {"einsum-rows500": 1.15}, "process_sigma": 0.15}
+    without = sides(tmp_path / "without", 16, base_options={"process_sigma": 0.15}, **noisy)
+    tracked = sides(tmp_path / "with", 16, base_options={"process_sigma": 0.15, "tracking": "fma"},
+                    tracking="fma", **noisy)
+    key = MODULE + "test_matmul[einsum-rows500]"
+    before = {r.key: r for r in gate.compare(*map(load, without))}[key]
+    after = {r.key: r for r in gate.compare(*map(load, tracked))}[key]
+    assert before.normalization in ("pair", "run", "none") and before.too_noisy
+    assert after.normalization == "pair:fma" and after.outcome is decide.Outcome.REGRESSED
+    assert after.estimate.mde < 0.10 < before.estimate.mde and not after.too_noisy
+    assert after.estimate.high - after.estimate.low < (before.estimate.high - before.estimate.low) / 10
+    assert "paired by fma" in render_summary([after])
+
+
+def test_an_alternative_one_side_lacks_is_not_chosen(tmp_path):
+    # An older base revision times no alternatives: the primary reference decides.
+    base, cand = sides(tmp_path, 6, tracking="fma", process_sigma=0.15,
+                       base_options={"process_sigma": 0.15})
+    rows = gate.compare(load(base), load(cand))
+    assert {r.normalization for r in rows} <= {"pair", "run", "none"}
+    assert all(r.outcome is not decide.Outcome.INCOMPARABLE for r in rows)
+
+
+def test_alternatives_pair_by_index_and_a_fault_in_one_drops_its_round(tmp_path):
+    document = make_run(SUITE, seed=1, tracking="fma", rounds=50)
+    bench = document["benchmarks"][0]
+    bench["extra_info"][runs.ALTERNATIVES]["fma"][3] = 0.0  # a clock that did not advance
+    loaded = runs.parse(json.loads(json.dumps(document)))
+    first = next(iter(loaded.benchmarks.values()))
+    assert len(first.samples) == len(first.reference) == len(first.alternatives["fma"]) == 49
+    assert first.dropped == 1
+    np.testing.assert_allclose(first.normalized("pair:fma"), first.samples / first.alternatives["fma"])
+    bench["extra_info"][runs.ALTERNATIVES]["fma"].pop()
+    with pytest.raises(runs.RunError, match="fma has 49 times for 50 samples; they must pair by index"):
+        runs.parse(document)
 
 
 def test_unpaired_sides_use_welch(tmp_path):

@@ -24,7 +24,7 @@ from bench.gate.ab import snapshot
 from bench.gate.decide import Outcome
 from bench.gate.study.patches import Patch
 from bench.runs import parse
-from bench.suite import command
+from bench.suite import cases, command
 from bench.suite.memory import MEMRAY_MISSING
 from matmul import compiled
 from synthetic_runs import make_run
@@ -190,4 +190,8 @@ def test_without_memray_the_suite_runs_and_records_no_memory(tmp_path, mnist_dir
     assert f"1 benchmarks timed in {passes} passes each" in done.stdout
     (timed,) = saved.benchmarks.values()
     assert len(timed.samples) == len(timed.reference)
+    # ... and times the alternative references of other kinds in the same rounds (bench.suite.cases)
+    kinds = {cases.GEMM} | ({cases.FMA} if compiled.numba is not None else set())
+    assert set(timed.alternatives) == kinds
+    assert all(len(times) == len(timed.samples) for times in timed.alternatives.values())
     assert (len(timed.samples) + timed.dropped) % passes == 0

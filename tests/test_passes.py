@@ -67,11 +67,24 @@ class Stats:
 
 
 def test_more_rounds_appends_aligned_pairs_on_the_clock_and_drops_faults():
-    ticks = iter([0, 1, 3,  3, 3, 6,  6, 7, 9])  # the second round's reference did not advance
+    ticks = iter([0, 1, 1, 3,  3, 3, 3, 6,  6, 7, 7, 9])  # the second round's reference did not advance
     calls = []
     stats = Stats([5.0] * 4)
-    kept, dropped = timing.more_rounds(stats, lambda: calls.append("t"), lambda: calls.append("r"),
-                                       [4.0] * 4, 3, lambda: next(ticks))
+    kept, dropped = timing.more_rounds(stats, lambda: calls.append("t"), [lambda: calls.append("r")],
+                                       [[4.0] * 4], 3, lambda: next(ticks))
     assert calls == ["r", "t"] * 4  # one untimed round first
-    assert stats.data == [5.0] * 4 + [2, 2] and kept == [4.0] * 4 + [1, 1] and dropped == 1
+    assert stats.data == [5.0] * 4 + [2, 2] and kept == [[4.0] * 4 + [1, 1]] and dropped == 1
     assert "median" not in vars(stats)  # cached statistics forgotten
+
+
+def test_more_rounds_times_the_alternatives_first_and_a_fault_in_one_drops_its_round():
+    # Per round: alternative, reference, target; the first round's alternative stepped back.
+    ticks = iter([5, 4, 4, 5, 5, 7,  7, 10, 10, 11, 11, 13])
+    calls = []
+    stats = Stats([5.0] * 6)
+    kept, dropped = timing.more_rounds(
+        stats, lambda: calls.append("t"), [lambda: calls.append("a"), lambda: calls.append("r")],
+        [[3.0] * 6, [4.0] * 6], 2, lambda: next(ticks))
+    assert calls == ["a", "r", "t"] * 3
+    assert stats.data == [5.0] * 6 + [2] and kept == [[3.0] * 6 + [3], [4.0] * 6 + [1]]
+    assert dropped == 1

@@ -94,10 +94,11 @@ def test_paired_keeps_one_reference_sample_per_round_and_syncs(pytester):
                 while pending:
                     pending.pop().join()
             target = timing.synchronized(launch, sync)
-            _, reference, _, _ = timing.paired(benchmark, target, lambda: None, clock=time.perf_counter,
-                                         max_time=0.1, min_rounds=5)
+            _, references, _, _ = timing.paired(benchmark, target, [lambda: None, lambda: None],
+                                                clock=time.perf_counter, max_time=0.1, min_rounds=5)
             data = benchmark.stats.stats.data
-            assert len(reference) == len(data) >= 5
+            assert len(references) == 2
+            assert len(references[0]) == len(references[1]) == len(data) >= 5
             assert min(data) >= {WORK}
     """)
     result = pytester.runpytest_inprocess("--benchmark-enable", "-p", "no:cacheprovider")

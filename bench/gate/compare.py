@@ -190,11 +190,13 @@ def choose_normalization(requested: str, base: list[Benchmark], candidate: list[
     """The normalization one benchmark is compared by.
 
     auto: the mode whose per-process values vary least within each side
-    (pooled variance): a reference cancels the machine's drift only when it
-    drifts with the call, otherwise it adds its own noise. Variation within a
-    side does not depend on the change between the sides, so the choice cannot
-    favour a verdict. With fewer than three processes a side, the single-run
-    rule of bench.runs.resolve_normalization.
+    (pooled variance), among pair, run, none and a pair with each alternative
+    reference every process of both sides timed (bench.suite.cases): a
+    reference cancels the machine's drift only when it drifts with the call,
+    otherwise it adds its own noise. Variation within a side does not depend
+    on the change between the sides, so the choice cannot favour a verdict.
+    With fewer than three processes a side, the single-run rule of
+    bench.runs.resolve_normalization.
     """
     if requested != "auto":
         return requested
@@ -205,7 +207,9 @@ def choose_normalization(requested: str, base: list[Benchmark], candidate: list[
         return sum(np.var([decide.process_value(b.normalized(mode)) for b in side], ddof=1)
                    * (len(side) - 1) for side in (base, candidate))
 
-    return min(("pair", "run", "none"), key=pooled)
+    shared = set.intersection(*(set(b.alternatives) for b in [*base, *candidate]))
+    modes = ("pair", "run", "none", *(runs.alternative_mode(name) for name in sorted(shared)))
+    return min(modes, key=pooled)
 
 
 def threshold_for(base: Benchmark, candidate: Benchmark, default: float) -> float:
@@ -222,8 +226,8 @@ def _compare_benchmark(key: str, base: list[Run], candidate: list[Run], pairs, t
     cand_runs = [run.benchmarks[key] for run in candidate if key in run.benchmarks]
     first_base, first_cand = base_runs[0], cand_runs[0]
     mode = choose_normalization(settings.normalize, base_runs, cand_runs)
-    references = {b.reference_name for b in [*base_runs, *cand_runs]}
-    if mode != "none" and len(references) > 1:
+    references = {runs.reference_of(b, mode) for b in [*base_runs, *cand_runs]}
+    if len(references) > 1:
         # Ratios to different references say nothing about each other.
         return Row(key, Outcome.INCOMPARABLE, first_base, first_cand,
                    note=f"reference changed: {' -> '.join(sorted(map(str, references)))}")

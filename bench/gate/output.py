@@ -5,7 +5,9 @@ import json
 import math
 from pathlib import Path
 
-from bench import atomic, table
+import numpy as np
+
+from bench import atomic, runs, table
 from bench.policy import POWER
 from bench.runs import NORMALIZATION_MEANING, Benchmark
 from bench.table import Column, short_name
@@ -16,15 +18,18 @@ from .decide import Outcome, within
 from .sequential import Look, Result
 
 
-def _time(bench: Benchmark | None) -> str:
-    """Median time, and the median ratio to the reference the gate compares."""
+def _time(bench: Benchmark | None, mode: str | None) -> str:
+    """Median time, and the median ratio to the reference the gate compares
+    (the benchmark's own where it compares raw times)."""
     if bench is None:
         return "-"
     if bench.reference is None:
         return format_time(bench.median)
-    ratio = bench.span
+    name = runs.reference_of(bench, mode or "pair") or bench.reference_name
+    times = bench.reference if name == bench.reference_name else bench.alternatives[name]
+    ratio = bench.median / float(np.median(times))
     shown = f"{ratio:,.0f}" if ratio >= 1000 else f"{ratio:.3g}"
-    return f"{format_time(bench.median)} ({shown}x {bench.reference_name})"
+    return f"{format_time(bench.median)} ({shown}x {name})"
 
 
 # An MDE beyond this says only that the processes were too few to measure with
@@ -100,10 +105,10 @@ def columns(settings: Settings) -> list[Column[Row]]:
     return [
         Column("benchmark", "left", lambda r: short_name(r.key)),
         Column("metric", "left", lambda r: r.metric),
-        Column("base", "right", _per_metric(lambda r: _time(r.base),
+        Column("base", "right", _per_metric(lambda r: _time(r.base, r.normalization),
                                             lambda r: _peaks(r.memory.base) if r.memory else "-")),
         Column("candidate", "right", _per_metric(
-            lambda r: _time(r.candidate), lambda r: _peaks(r.memory.candidate) if r.memory else "-")),
+            lambda r: _time(r.candidate, r.normalization), lambda r: _peaks(r.memory.candidate) if r.memory else "-")),
         Column("change [interval]", "right", _per_metric(_change, _memory_change)),
         Column("threshold", "right", _per_metric(
             lambda r: f"±{r.threshold * 100:g} %" if r.threshold is not None else "-",
@@ -121,9 +126,10 @@ def summary(rows: list[Row], settings: Settings) -> str:
     counts = {o: sum(r.outcome is o for r in rows) for o in Outcome}
     parts = [f"{n} {o.value}" for o, n in counts.items() if n]
     noisy = sum(r.too_noisy for r in rows)
+    order = list(NORMALIZATION_MEANING)
     modes = sorted({r.normalization for r in rows if r.normalization},
-                   key=list(NORMALIZATION_MEANING).index)
-    meaning = "; ".join(NORMALIZATION_MEANING[m] for m in modes) or "-"
+                   key=lambda m: (order.index(m) if m in order else len(order), m))
+    meaning = "; ".join(runs.normalization_meaning(m) for m in modes) or "-"
     text = (f"{', '.join(parts) or 'no benchmarks'}"
             + (f"; {noisy} too noisy to catch +{settings.detect * 100:g} %" if noisy else "")
             + ".")

@@ -26,6 +26,7 @@ import numpy as np
 
 from bench import runs
 
+from .compare import choose_normalization
 from .decide import process_value
 
 # Blocks measured at the default time before the times are chosen.
@@ -51,11 +52,12 @@ def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> 
     twice, at most `default`."""
     chosen = {}
     for key, first in base[0].benchmarks.items():
-        mode = runs.resolve_normalization("auto", first)
-        sides = [[_within_and_value(r.benchmarks[key], mode) for r in side if key in r.benchmarks]
-                 for side in (base, candidate)]
-        if min(map(len, sides)) < 2:
+        measured = [[r.benchmarks[key] for r in side if key in r.benchmarks]
+                    for side in (base, candidate)]
+        if min(map(len, measured)) < 2:
             continue
+        mode = choose_normalization("auto", *measured)  # as the gate will compare them
+        sides = [[_within_and_value(b, mode) for b in side] for side in measured]
         within = float(np.mean([w for side in sides for w, _ in side]))
         # Each side around its own mean: a real change between them is not spread.
         spread = [v - np.mean([v for _, v in side]) for side in sides for _, v in side]

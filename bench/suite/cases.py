@@ -3,8 +3,9 @@ each beside a reference, and the machine's two roofs (memory and compute,
 measured by bench.suite.roofs)."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -39,12 +40,31 @@ def peak_size(device: torch.device) -> int:
     return PEAK_SIZE.get(device.type, PEAK_SIZE["cpu"])
 
 
+# Alternative references, timed in every round before the reference in
+# gate-ready runs (this variable set: bench.suite.command.GATE_READY_ENV): one
+# of each other kind of work. A shared machine does not slow every kind of
+# code alike: on the Zen 4 VM of round 3 (stop 33), over 16 processes of 2 s,
+# numba_fused's 500-row product divided by the builtin's moved 8.9 % (sd of
+# the log) from process to process and divided by the FMA microkernel 3.1 %;
+# the builtin's (MKL's skinny path on AMD) divided by one read of x 11 %, by
+# a 128^3 builtin product 6.5 %. Which one tracks a benchmark best is the
+# gate's choice, measured on each comparison's own processes
+# (bench.gate.compare.choose_normalization).
+ALTERNATIVES_ENV = "MATMUL_BENCH_ALTERNATIVES"
+FMA = "fma"                  # the FMA microkernel, a call of ~10 us
+FMA_ITERATIONS = 1 << 10
+GEMM = "gemm128"             # the library's GEMM on two 128 x 128 fp32 operands
+GEMM_SIZE = 128
+
+
 @dataclass(frozen=True)
 class Reference:
-    """The call timed before the benchmarked one in every round, and its name."""
+    """The call timed before the benchmarked one in every round, and its name;
+    `alternatives`, timed before it in gate-ready runs."""
 
     name: str
     call: Callable[[], object]
+    alternatives: tuple[Reference, ...] = ()
 
 
 def matmul_cases() -> list[tuple[matmul.Kernel, int]]:
@@ -101,10 +121,34 @@ def reference_for(kernel: matmul.Kernel, x: torch.Tensor,
     for the builtin, one read of x; for the others, the same work done by the
     builtin kernel."""
     if kernel.python_dims:
-        return Reference(INTERPRETER, lambda: interpreter_steps(x))
-    if kernel.name == REFERENCE_KERNEL:
-        return Reference(READ_X, lambda: read_x(x))
-    return Reference(REFERENCE_KERNEL, same_work_by_builtin)
+        primary = Reference(INTERPRETER, lambda: interpreter_steps(x))
+    elif kernel.name == REFERENCE_KERNEL:
+        primary = Reference(READ_X, lambda: read_x(x))
+    else:
+        primary = Reference(REFERENCE_KERNEL, same_work_by_builtin)
+    if not os.environ.get(ALTERNATIVES_ENV):
+        return primary
+    return replace(primary, alternatives=alternative_references(x, primary.name))
+
+
+def alternative_references(x: torch.Tensor, primary: str) -> tuple[Reference, ...]:
+    """The FMA microkernel, a library GEMM and one read of x, less the primary's
+    kind; on the CPU only (a GPU's drift is its own)."""
+    if x.device.type != "cpu":
+        return ()
+    from . import roofs
+
+    found = []
+    fma = roofs.fma_peak(x.device, FMA_ITERATIONS)
+    if not isinstance(fma, str):
+        found.append(Reference(FMA, fma.call))
+    generator = torch.Generator().manual_seed(GEMM_SIZE)
+    square = torch.randn(GEMM_SIZE, GEMM_SIZE, generator=generator)
+    product = torch.empty_like(square)
+    found.append(Reference(GEMM, lambda: torch.mm(square, square, out=product)))
+    if primary != READ_X:
+        found.append(Reference(READ_X, lambda: read_x(x)))
+    return tuple(found)
 
 
 def product_workload(suite: str, kernel: str, x: torch.Tensor, w: torch.Tensor,

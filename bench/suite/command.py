@@ -27,7 +27,12 @@ SUITE_ENV = {"THP_MEM_ALLOC_ENABLE": "1"}
 # wait for a free core, and CPU time stands for the call's own time only with
 # one thread. NUMBA too: a parallel numba kernel otherwise resets OpenMP's
 # thread count for the torch calls after it.
-GATE_READY_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+# MATMUL_BENCH_ALTERNATIVES: each round also times the alternative references
+# (bench.suite.cases), for the gate to choose the one that drifts with each
+# benchmark; an environment variable, not an option, so that an older
+# revision's suite, which knows none, runs as before.
+GATE_READY_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+                  "MATMUL_BENCH_ALTERNATIVES": "1"}
 # Bound to one CPU: moved between cores, a run finds its caches cold at random
 # (bench.suite.pinning). Each benchmark's rounds in passes spread over the run,
 # so that its median averages the drift within the process (bench.suite.passes).

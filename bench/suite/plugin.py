@@ -379,9 +379,10 @@ def timed(benchmark, request, bench_device):
         if fraction and benchmark.enabled:
             target = timing.slowed(target, fraction, clock)
         passes = _passes(config)
-        reference_call = timing.synchronized(reference.call, sync)
+        # The alternatives first, the reference right before the target.
+        calls = [timing.synchronized(r.call, sync) for r in (*reference.alternatives, reference)]
         result, reference_samples, dropped, per_pass = timing.paired(
-            benchmark, target, reference_call, clock=clock,
+            benchmark, target, calls, clock=clock,
             max_time=getattr(config, "bench_max_times", {}).get(
                 request.node.nodeid, float(config.getoption("benchmark_max_time"))),
             min_rounds=int(config.getoption("benchmark_min_rounds")), passes=passes.passes)
@@ -392,15 +393,19 @@ def timed(benchmark, request, bench_device):
         state = {"reference": reference_samples, "dropped": dropped}
 
         def record() -> None:
+            times = state["reference"]
+            alternatives = (None if times is None else
+                            {r.name: t for r, t in zip(reference.alternatives, times[:-1], strict=True)})
             benchmark.extra_info.update(runs.extra_info(
-                workload, environment, reference.name, state["reference"], state["dropped"]))
+                workload, environment, reference.name, None if times is None else times[-1],
+                state["dropped"], alternatives=alternatives))
             if benchmark.enabled:
                 median = benchmark.stats.stats.median
                 rates = (workload.flops / median / 1e9, workload.bytes / median / 1e9)
                 benchmark.extra_info.update(zip(runs.RATES, rates))
 
         def more(rounds: int) -> None:
-            kept, dropped = timing.more_rounds(benchmark.stats.stats, target, reference_call,
+            kept, dropped = timing.more_rounds(benchmark.stats.stats, target, calls,
                                                state["reference"], rounds, clock)
             state["reference"], state["dropped"] = kept, state["dropped"] + dropped
 

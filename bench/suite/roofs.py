@@ -56,16 +56,17 @@ class FmaPeak:
     params: dict      # what ran: ISA or device, lanes, chains, threads
 
 
-def fma_peak(device: torch.device) -> FmaPeak | str:
-    """The FMA microkernel for `device`, or why there is none."""
+def fma_peak(device: torch.device, iterations: int = ITERATIONS) -> FmaPeak | str:
+    """The FMA microkernel for `device`, or why there is none; on the CPU a
+    call runs `iterations` steps of every chain (the roof: ITERATIONS)."""
     if device.type == "cuda":
         return _triton_fma_peak(device) if triton is not None else TRITON_MISSING
     if compiled.simd is None:
         return compiled.NUMBA_MISSING
-    return _numba_fma_peak()
+    return _numba_fma_peak(iterations)
 
 
-def _numba_fma_peak() -> FmaPeak:
+def _numba_fma_peak(iterations: int) -> FmaPeak:
     simd, numba = compiled.simd, compiled.numba
     lanes = simd.VECTOR_BYTES // 4
     chains = max(1, simd.VECTOR_REGISTERS - 2)  # two registers hold the splats of x and y
@@ -74,12 +75,12 @@ def _numba_fma_peak() -> FmaPeak:
     one, addend, shape = np.float32(1.0), np.float32(ADDEND), (0,) * chains
 
     def call() -> float:
-        simd.fma_peak(one, addend, ITERATIONS, out, shape)
+        simd.fma_peak(one, addend, iterations, out, shape)
         return float(out.sum(dtype=np.float64))
 
     isa = next((f for f in ("avx512f", "avx2", "avx") if f in simd.FEATURES), "sse/other")
-    return FmaPeak(call, 2 * threads * chains * lanes * ITERATIONS,
-                   threads * chains * lanes * ITERATIONS * ADDEND,
+    return FmaPeak(call, 2 * threads * chains * lanes * iterations,
+                   threads * chains * lanes * iterations * ADDEND,
                    {"isa": isa, "lanes": lanes, "chains": chains, "threads": threads})
 
 

@@ -1,4 +1,5 @@
-"""Paired timing: each round times the reference, then the benchmarked call.
+"""Paired timing: each round times the reference, then the benchmarked call
+(in gate-ready runs, alternative references of other kinds before them).
 
 Machine-speed drift (another job on the box, frequency changes) hits both
 halves of a pair alike, so the ratio sample / reference cancels most of it; the
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -107,52 +108,62 @@ class ClockFaultError(RuntimeError):
     """Clock faults left a benchmark too few valid rounds."""
 
 
-def paired(benchmark, target: Callable[[], object], reference: Callable[[], object], *,
+def paired(benchmark, target: Callable[[], object], references: Sequence[Callable[[], object]], *,
            clock: Clock, max_time: float = 1.0, min_rounds: int = 5,
-           warmup_rounds: int = 2, passes: int = 1) -> tuple[object, list[float] | None, int, int]:
-    """Time target under pytest-benchmark, each round preceded by one timed reference call.
+           warmup_rounds: int = 2, passes: int = 1
+           ) -> tuple[object, list[list[float]] | None, int, int]:
+    """Time target under pytest-benchmark, each round preceded by one timed call
+    of each reference, in order: the last is the benchmark's own reference,
+    timed right before target as always; those before it are alternatives
+    (bench.suite.cases.alternative_references).
 
     `clock` must be the benchmark's own timer, so both halves of a pair are on
     one clock (time.process_time, with one thread, ignores the time a shared
     machine makes the process wait for a core). With `passes` > 1 only the
     first pass's share of the rounds is timed here (bench.suite.passes; the
-    rest by more_rounds). Returns (target's result, the reference's seconds
+    rest by more_rounds). Returns (target's result, each reference's seconds
     per timed round, rounds dropped for clock faults, rounds per pass); with
     timing off it calls target once and returns no reference samples.
     """
     if not benchmark.enabled:
         return benchmark.pedantic(target), None, 0, 0  # untimed: one plain call
-    reference_times: list[float] = []
+    reference_times: list[list[float]] = [[] for _ in references]
 
-    def time_reference():
-        start = clock()
-        reference()
-        reference_times.append(clock() - start)
+    def time_references():
+        _time_each(references, reference_times, clock)
 
-    per_round = median_time(target, 3, clock) + median_time(reference, 3, clock)
+    per_round = median_time(target, 3, clock) + sum(median_time(r, 3, clock) for r in references)
     rounds = first_share(plan_rounds(per_round, max_time, min_rounds), passes)
-    result = benchmark.pedantic(target, setup=time_reference, rounds=rounds,
+    result = benchmark.pedantic(target, setup=time_references, rounds=rounds,
                                 warmup_rounds=warmup_rounds)
     # setup also ran before the warmup rounds; keep the pairs of timed rounds.
-    kept, dropped = drop_clock_faults(benchmark.stats.stats, reference_times[-rounds:])
+    kept, dropped = drop_clock_faults(benchmark.stats.stats,
+                                      [times[-rounds:] for times in reference_times])
     return result, kept, dropped, rounds
 
 
-def more_rounds(stats, target: Callable[[], object], reference: Callable[[], object],
-                reference_times: list[float], rounds: int, clock: Clock) -> tuple[list[float], int]:
-    """One more pass: an untimed round, then `rounds` pairs timed as paired()
-    times them, appended to stats.data and reference_times (kept aligned).
-    Returns drop_clock_faults' (reference times kept, rounds dropped)."""
-    reference()
-    target()
-    for _ in range(rounds):
+def _time_each(references: Sequence[Callable[[], object]], times: list[list[float]],
+               clock: Clock) -> None:
+    for reference, seconds in zip(references, times, strict=True):
         start = clock()
         reference()
-        middle = clock()
+        seconds.append(clock() - start)
+
+
+def more_rounds(stats, target: Callable[[], object], references: Sequence[Callable[[], object]],
+                reference_times: list[list[float]], rounds: int, clock: Clock
+                ) -> tuple[list[list[float]], int]:
+    """One more pass: an untimed round, then `rounds` rounds timed as paired()
+    times them, appended to stats.data and reference_times (kept aligned).
+    Returns drop_clock_faults' (reference times kept, rounds dropped)."""
+    for reference in references:
+        reference()
+    target()
+    for _ in range(rounds):
+        _time_each(references, reference_times, clock)
+        start = clock()
         target()
-        end = clock()
-        reference_times.append(middle - start)
-        stats.data.append(end - middle)
+        stats.data.append(clock() - start)
     _forget_statistics(stats)
     return drop_clock_faults(stats, reference_times)
 
@@ -162,16 +173,22 @@ def _forget_statistics(stats) -> None:
         del stats.__dict__[name]
 
 
-def drop_clock_faults(stats, reference_times: list[float]) -> tuple[list[float], int]:
-    """Drop every round whose target or reference time is a clock fault (<= 0 or
-    not finite: e.g. a CPU-time read that did not advance across the call, whose
-    time then lands in the next round), both halves together, from
-    pytest-benchmark's Stats in place; returns (the reference times kept, the
-    number dropped). Raises ClockFaultError when too few rounds are left."""
+def drop_clock_faults(stats, reference_times: list[list[float]]
+                      ) -> tuple[list[list[float]], int]:
+    """Drop every round in which the target or any reference time is a clock
+    fault (<= 0 or not finite: e.g. a CPU-time read that did not advance across
+    the call, whose time then lands in the next round), all of the round
+    together, from pytest-benchmark's Stats in place; returns (each reference's
+    times kept, the number dropped). Raises ClockFaultError when too few rounds
+    are left."""
     data = stats.data
-    if len(data) != len(reference_times):
-        raise ValueError(f"{len(data)} timed rounds but {len(reference_times)} reference times")
-    keep = (runs.valid_times(data) & runs.valid_times(reference_times)).tolist()
+    for times in reference_times:
+        if len(data) != len(times):
+            raise ValueError(f"{len(data)} timed rounds but {len(times)} reference times")
+    keep = runs.valid_times(data)
+    for times in reference_times:
+        keep &= runs.valid_times(times)
+    keep = keep.tolist()
     dropped = keep.count(False)
     if not dropped:
         return reference_times, 0
@@ -179,4 +196,4 @@ def drop_clock_faults(stats, reference_times: list[float]) -> tuple[list[float],
         raise ClockFaultError(runs.too_few_rounds("benchmark", len(keep) - dropped, len(keep)))
     data[:] = [t for t, ok in zip(data, keep, strict=True) if ok]
     _forget_statistics(stats)
-    return [r for r, ok in zip(reference_times, keep, strict=True) if ok], dropped
+    return [[r for r, ok in zip(times, keep, strict=True) if ok] for times in reference_times], dropped
