@@ -33,6 +33,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.suite import command
+
 _SERVER = r"""
 import json, os, sys, threading, traceback
 try:
@@ -85,16 +87,18 @@ class ForkServer:
     starts on first use (`available`), so a run that never measures (or whose
     processes are stood in for, as in tests) starts none."""
 
-    def __init__(self, cwd: Path, env: dict[str, str]):
-        self.cwd, self.env = cwd, env
+    def __init__(self, cwd: Path, env: dict[str, str], fixed_layout: bool = False):
+        self.cwd, self.env, self.fixed_layout = cwd, env, fixed_layout
         self._process: subprocess.Popen | None = None
         self._ready: bool | None = None
 
     def available(self) -> bool:
         """Whether the server runs and may fork (started here, the first time)."""
         if self._ready is None:
+            cmd = [sys.executable, "-c", _SERVER]
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _SERVER], cwd=self.cwd, env=self.env,
+                command.with_fixed_layout(cmd) if self.fixed_layout else cmd,
+                cwd=self.cwd, env=self.env,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 text=True, bufsize=1)
             try:
@@ -144,15 +148,17 @@ class ForkServer:
 
 
 @contextmanager
-def serving(cwd: Path, env: dict[str, str]) -> Iterator[ForkServer | None]:
-    """A fork server for processes in `cwd` with `env` (started on first use),
+def serving(cwd: Path, env: dict[str, str], fixed_layout: bool = False
+            ) -> Iterator[ForkServer | None]:
+    """A fork server for processes in `cwd` with `env` (started on first use,
+    with the address-space layout fixed if asked: bench.suite.command),
     closed on exit; None where the platform cannot fork. Where the server
     cannot serve (it did not start, or its imports started a thread),
     `available()` is False."""
     if not hasattr(os, "fork"):
         yield None
         return
-    server = ForkServer(cwd, env)
+    server = ForkServer(cwd, env, fixed_layout)
     try:
         yield server
     finally:

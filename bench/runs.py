@@ -83,6 +83,9 @@ class Environment:
     # OpenMP runtimes loaded (matmul.openmp): 1 when torch and numba share one
     # pool of threads, 2 when each has its own; None: not recorded.
     openmp_runtimes: int | None = None
+    # Whether the process ran with the address-space layout fixed (ASLR off:
+    # bench.suite.command.with_fixed_layout); None: not recorded.
+    layout_fixed: bool | None = None
 
 
 @dataclass(frozen=True)

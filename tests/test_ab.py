@@ -81,9 +81,10 @@ def test_regression_between_two_revisions(repo, fake_measure, tmp_path, capsys):
     assert manifest["seed"] == 3 and len(manifest["blocks"]) >= 6
     orders = [tuple(b["order"]) for b in manifest["blocks"]]
     assert set(orders) == {("base", "candidate"), ("candidate", "base")}  # both orders occur
-    # Each side ran from its own worktree of its own revision...
+    # Each side ran from its own worktree of its own revision, their paths of one length...
     assert {(side, factor) for side, _, _, factor, _ in fake_measure} == {("base", 1.0),
-                                                                      ("candidate", 1.25)}
+                                                                      (ab.CANDIDATE_TREE, 1.25)}
+    assert len(ab.CANDIDATE_TREE) == len("base")
     # ... and both worktrees are gone.
     assert git("worktree", "list", cwd=repo).count("\n") == 0
 

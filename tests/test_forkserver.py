@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench import forkserver
+from bench.suite import command
 
 pytestmark = [pytest.mark.spawns,
               pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is not available here")]
@@ -26,6 +27,13 @@ def test_pid():
 
 def test_fails_when_asked():
     assert os.environ.get("FAIL") is None
+
+def test_layout():
+    import ctypes
+    from bench.suite.command import layout_fixed
+    malloc = ctypes.cast(ctypes.CDLL(None).malloc, ctypes.c_void_p).value
+    pathlib.Path(os.environ["OUT"], f"layout-{os.environ['SIDE']}-{os.getpid()}").write_text(
+        f"{layout_fixed()} {malloc}")
 
 def test_slow():
     pathlib.Path(os.environ["OUT"], "slow-pid").write_text(str(os.getpid()))
@@ -58,6 +66,37 @@ def test_each_run_is_a_process_of_its_own_with_the_servers_environment(project):
         assert len(pids) == 3 and os.getpid() not in pids
         assert {p.read_text() for p in out.glob("pid-*")} == {"base"}
         assert "1 passed" in (root / "o0").read_text()
+
+
+def aslr_can_be_turned_off() -> bool:
+    """Whether this machine lets a process ask for ADDR_NO_RANDOMIZE (a
+    container's seccomp profile may refuse)."""
+    import ctypes
+
+    pid = os.fork()
+    if pid == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        os._exit(0 if libc.personality(command.ADDR_NO_RANDOMIZE) != -1 else 1)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/personality").exists(), reason="Linux only")
+def test_servers_with_the_layout_fixed_place_everything_alike(project):
+    if not aslr_can_be_turned_off():
+        pytest.skip("this machine refuses personality(ADDR_NO_RANDOMIZE)")
+    root, out, env = project
+    for side in ("a", "b"):  # two servers, two children each
+        with forkserver.serving(root, {**env, "SIDE": side}, fixed_layout=True) as server:
+            assert server.available()
+            assert [server.run(_args("-k", "layout"), root / "o", root / "e") for _ in (1, 2)] == [0, 0]
+    seen = [p.read_text().split() for p in out.glob("layout-*")]
+    assert len(seen) == 4 and {fixed for fixed, _ in seen} == {"True"}
+    assert len({address for _, address in seen}) == 1  # libc where every other process has it
+    if Path("/proc/sys/kernel/randomize_va_space").read_text().strip() != "0":
+        with forkserver.serving(root, {**env, "SIDE": "random"}) as server:  # the control
+            assert server.available() and server.run(_args("-k", "layout"), root / "o", root / "e") == 0
+        ((fixed, address),) = [p.read_text().split() for p in out.glob("layout-random-*")]
+        assert fixed == "False" and address != seen[0][1]
 
 
 def test_a_failing_run_gives_pytests_exit_code(project):

@@ -190,6 +190,8 @@ def test_without_memray_the_suite_runs_and_records_no_memory(tmp_path, mnist_dir
     assert f"1 benchmarks timed in {passes} passes each" in done.stdout
     (timed,) = saved.benchmarks.values()
     assert len(timed.samples) == len(timed.reference)
+    # ... and with the address-space layout fixed, where Linux allows it (bench.suite.command)
+    assert timed.environment.layout_fixed in (True, False) or not sys.platform.startswith("linux")
     # ... and times the alternative references of other kinds in the same rounds (bench.suite.cases)
     kinds = {cases.GEMM} | ({cases.FMA} if compiled.numba is not None else set())
     assert set(timed.alternatives) == kinds

@@ -57,6 +57,10 @@ from .compare import RefusedError, Settings, compare, exit_code
 from .options import add_gate_arguments, add_look_arguments, looks_from, settings_from
 
 SIDES = ("base", "candidate")
+# The candidate's tree: a name as long as "base", so that with the layout fixed
+# (bench.suite.command.with_fixed_layout) both sides' paths, and so their
+# processes' memory, differ in no length.
+CANDIDATE_TREE = "cand"
 MANIFEST = "ab.json"
 SET_ASIDE = "set-aside"
 MAX_TIMES = "max-times.json"
@@ -178,10 +182,10 @@ class ABRun:
             base_path, base_sha = worktree(stack, self.root, args.base, scratch / "base")
             if args.candidate:
                 cand_path, cand_sha = worktree(stack, self.root, args.candidate,
-                                               scratch / "candidate")
+                                               scratch / CANDIDATE_TREE)
                 cand_label, cand_id = f"{args.candidate} ({cand_sha[:12]})", cand_sha
             else:
-                cand_path = snapshot(self.root, scratch / "candidate")
+                cand_path = snapshot(self.root, scratch / CANDIDATE_TREE)
                 head = git("rev-parse", "HEAD", cwd=self.root)
                 cand_label = f"the working tree (on {head[:12]})"
                 cand_id = f"working tree {digest(cand_path)}"
@@ -190,7 +194,8 @@ class ABRun:
                     "candidate": (cand_path, side_env(cand_path, mnist_dir, keep_slowdown=True))}
             # Each side's processes forked from a server that imported torch and the
             # suite once (bench.forkserver); subprocesses where it cannot fork.
-            self.trees = {side: Tree(path, env, stack.enter_context(forkserver.serving(path, env)))
+            self.trees = {side: Tree(path, env, stack.enter_context(
+                              forkserver.serving(path, env, fixed_layout=True)))
                           for side, (path, env) in envs.items()}
             self.manifest = {
                 "base": {"revision": args.base, "sha": base_sha},

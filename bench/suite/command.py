@@ -62,14 +62,54 @@ def environment(*, gate_ready: bool, base: dict[str, str] | None = None,
     return env
 
 
+# One address-space layout for every gate-ready process: the kernel's address
+# randomization (ASLR) off, where Linux lets a process ask (personality
+# ADDR_NO_RANDOMIZE; a container's seccomp profile may refuse it, and then
+# the layout stays random, as each benchmark records in `layout_fixed`).
+# Measured on the Zen 4 VM of round 3 (stop 33), 8 processes each: the
+# spread of numba_tuned's 500-row product (per-process log sd) was 12 %
+# with ASLR and 0.8 % without, its forward pass 4.6 % and 1.5 %; moving
+# the heap or the later mappings by 64 KB at start moved the forward pass's
+# ratio to the builtin between two levels, 0.80 and 0.87-0.89. Processes
+# forked from one server (bench.forkserver) share its layout: two servers of
+# one tree gave 0.82 and 0.90, and an A/A of 17 blocks called that +9.6 %
+# regressed. With the layout fixed, every process of both sides has the same.
+ADDR_NO_RANDOMIZE = 0x0040000
+_FIXED_LAYOUT = f"""
+import ctypes, os, sys
+try:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.personality(libc.personality(0xffffffff) | {ADDR_NO_RANDOMIZE:#x})
+except (OSError, AttributeError):
+    pass
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+def with_fixed_layout(cmd: list[str]) -> list[str]:
+    """cmd, started with the address-space layout fixed (Linux; elsewhere as it is)."""
+    if not sys.platform.startswith("linux"):
+        return cmd
+    return [sys.executable, "-S", "-c", _FIXED_LAYOUT, *cmd]
+
+
+def layout_fixed() -> bool | None:
+    """Whether this process runs with ASLR off; None where that cannot be read."""
+    try:
+        flags = Path("/proc/self/personality").read_text(encoding="ascii")
+    except OSError:
+        return None
+    return bool(int(flags, 16) & ADDR_NO_RANDOMIZE)
+
+
 def pytest_command(*args: str, gate_ready: bool, targets: tuple[str, ...] = (BENCHMARKS,)
                    ) -> list[str]:
     """python -m pytest over the benchmarks (or the given node ids), timed, with the
-    gate-ready settings if asked."""
+    gate-ready settings if asked (and then the layout fixed)."""
     # No hypothesis plugin: the benchmarks do not use it, and at exit it imports
     # hypothesis whole, which costs a benchmark process more than half a second.
     command = [sys.executable, "-m", "pytest", *targets, "-p", "no:cacheprovider",
                "-p", "no:hypothesispytest", "-q", "--benchmark-enable"]
     if gate_ready:
-        command += GATE_READY_ARGS
+        command = with_fixed_layout(command + list(GATE_READY_ARGS))
     return command + list(args)

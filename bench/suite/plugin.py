@@ -28,7 +28,7 @@ from bench import policy, runs
 from bench.runs import Environment, Workload
 
 from . import machine, pinning, saving
-from .command import MAX_TIMES_OPTION
+from .command import MAX_TIMES_OPTION, layout_fixed
 from .passes import Passes, Pending
 from .passes import parse as parse_passes
 
@@ -389,7 +389,8 @@ def timed(benchmark, request, bench_device):
         environment = Environment(torch=torch.__version__, threads=torch.get_num_threads(),
                                   device=str(bench_device), slowdown=fraction,
                                   pinned_cpu=pinning.pinned_cpu(),
-                                  openmp_runtimes=len(openmp.runtimes()))
+                                  openmp_runtimes=len(openmp.runtimes()),
+                                  layout_fixed=layout_fixed())
         state = {"reference": reference_samples, "dropped": dropped}
 
         def record() -> None:

@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         with ExitStack() as stack:
             # Processes forked from a server per tree, as bench ab's are.
             trees = {name: replace(tree, server=stack.enter_context(
-                         forkserver.serving(tree.path, tree.env)))
+                         forkserver.serving(tree.path, tree.env, fixed_layout=True)))
                      for name, tree in prepare_trees(root, folder / "trees").items()}
             for patch in PATCHES:
                 record(folder / "truth" / patch.name, trees, [BASE, patch.name], args.truth,

@@ -18,11 +18,14 @@ BASE, SAME = "base", "same"
 
 
 def prepare_trees(root: Path, folder: Path) -> dict[str, Tree]:
-    """base and same: two copies of the working tree; one more per patch."""
+    """base and same: two copies of the working tree; one more per patch. Each in
+    a folder named by its index: paths of one length, so that with the layout
+    fixed (bench.suite.command.with_fixed_layout) no tree's processes differ
+    in memory by the length of its name."""
     mnist_dir = local_mnist_dir()
     trees = {}
-    for name in (BASE, SAME, *(p.name for p in PATCHES)):
-        path = folder / name
+    for index, name in enumerate((BASE, SAME, *(p.name for p in PATCHES))):
+        path = folder / f"tree-{index:02d}"
         if not path.exists():
             snapshot(root, path)
             for patch in PATCHES:
