@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.forkserver import ForkServer, ForkServerError
 from bench.runs import RunError
 from bench.suite import command
-from bench.suite.command import MAX_TIMES_OPTION
+from bench.suite.command import MAX_TIMES_OPTION, MEMORY_OPTION
 
 
 class MeasureError(RuntimeError):
@@ -87,12 +87,13 @@ class Tree:
     env: dict[str, str]
     server: ForkServer | None = None
 
-    def takes_max_times(self) -> bool:
-        """Whether this side's suite takes per-benchmark times (an older revision's
-        plugin may not: it would refuse the option); its command module names it."""
+    def takes(self, option: str) -> bool:
+        """Whether this side's suite takes a plugin option of bench.suite.command's
+        (an older revision's plugin may not: it would refuse it); its command
+        module names the options it has."""
         source = self.path / "bench" / "suite" / "command.py"
         try:
-            return f'"{MAX_TIMES_OPTION}"' in source.read_text(encoding="utf-8")
+            return f'"{option}"' in source.read_text(encoding="utf-8")
         except OSError:
             return False
 
@@ -105,16 +106,19 @@ def side_env(tree: Path, mnist_dir: Path | None, keep_slowdown: bool) -> dict[st
 
 
 def measure(tree: Tree, out: Path, targets: list[str], subset: str | None,
-            max_time: float, max_times: Path | None = None) -> Path:
+            max_time: float, max_times: Path | None = None, memory: bool = True) -> Path:
     """One fresh gate-ready process over the subset (or the given node ids), saved to
     out: whole or not at all (a temporary name, renamed once the process succeeded);
-    max_times: a file of per-benchmark times (bench.gate.rounds) beside max_time."""
+    max_times: a file of per-benchmark times (bench.gate.rounds) beside max_time;
+    memory False: no memory phase (where the tree's suite can skip it)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     args = [f"--benchmark-json={partial.resolve()}", f"--benchmark-max-time={max_time}",
             "--benchmark-columns=median,rounds"]
     if max_times is not None:
         args.append(f"{MAX_TIMES_OPTION}={max_times.resolve()}")
+    if not memory and tree.takes(MEMORY_OPTION):
+        args.append(f"{MEMORY_OPTION}=off")
     cmd = command.pytest_command(*args, gate_ready=True,
                                  targets=tuple(targets) or (command.BENCHMARKS,))
     if subset and not targets:

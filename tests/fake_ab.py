@@ -17,7 +17,7 @@ from synthetic_runs import make_run  # noqa: E402
 SUITE = {"einsum-rows500": 360e-6, "broadcast-rows5": 40e-6}
 
 
-def measure(tree, out, targets, subset, max_time, max_times=None):
+def measure(tree, out, targets, subset, max_time, max_times=None, memory=True):
     time.sleep(float(os.environ.get("FAKE_PROCESS_SECONDS", "0.2")))
     side = out.parent.name
     seed = 2 * int(out.stem.split("-")[1]) + (side == "candidate")  # the same on a rerun

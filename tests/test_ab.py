@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import fake_ab
-from bench.gate import ab
+from bench.gate import ab, rounds
 from synthetic_runs import MODULE, make_run
 
 SUITE = {"einsum-rows500": 360e-6, "broadcast-rows5": 40e-6}
@@ -52,8 +52,10 @@ def fake_measure(monkeypatch):
     """Synthetic runs instead of benchmark processes: einsum's factor is read from
     the tree's speed.txt, so each side's code decides its speed."""
     calls = []
+    memory_asked.clear()
 
-    def measure(tree, out, targets, subset, max_time, max_times=None):
+    def measure(tree, out, targets, subset, max_time, max_times=None, memory=True):
+        memory_asked[out.name] = memory
         factor = float((tree.path / "speed.txt").read_text())
         seed = len(calls)
         names = [t.rpartition("[")[2].rstrip("]") for t in targets] or list(SUITE)
@@ -67,6 +69,9 @@ def fake_measure(monkeypatch):
 
     monkeypatch.setattr(ab, "measure", measure)
     return calls
+
+
+memory_asked: dict[str, bool] = {}  # block file name -> whether fake_measure was asked for memory
 
 
 def test_regression_between_two_revisions(repo, fake_measure, tmp_path, capsys):
@@ -114,6 +119,9 @@ def test_undecided_benchmarks_get_blocks_of_their_own_until_the_last_look(repo, 
     assert all(set(b["targets"]) >= set(c["targets"]) for b, c in zip(later, later[1:]))
     assert later[-1]["targets"] == [MODULE + "test_matmul[einsum-rows500]"]
     assert len(blocks) in manifest["schedule"]
+    # Memory, the same in every process, is measured in the first blocks only.
+    assert {int(name[6:9]) for name, asked in memory_asked.items() if asked} == \
+        set(range(1, rounds.BUDGET_AFTER + 1))
     gate = json.loads((out / "gate.json").read_text())
     assert gate["sequential"]["blocks"] == len(blocks)
     assert gate["sequential"]["looks"][0] == {"look": 1, "blocks": 4,
@@ -231,7 +239,7 @@ def test_a_crashed_block_runs_once_more_then_is_set_aside(repo, fake_measure, mo
     real = ab.measure
     failures = {"block-002.json": 1, "block-003.json": 2}
 
-    def flaky(tree, out, targets, subset, max_time):
+    def flaky(tree, out, targets, subset, max_time, **options):
         if failures.get(out.name, 0) > 0 and tree.path.name == "base":
             failures[out.name] -= 1
             if out.name == "block-002.json":
@@ -239,7 +247,7 @@ def test_a_crashed_block_runs_once_more_then_is_set_aside(repo, fake_measure, mo
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text("")
             return out
-        return real(tree, out, targets, subset, max_time)
+        return real(tree, out, targets, subset, max_time, **options)
 
     monkeypatch.setattr(ab, "measure", flaky)
     out = tmp_path / "ab"
@@ -259,7 +267,7 @@ def test_a_crashed_block_runs_once_more_then_is_set_aside(repo, fake_measure, mo
 
 
 def test_processes_that_always_fail_stop_the_run(repo, monkeypatch, tmp_path, capsys):
-    def broken(tree, out, targets, subset, max_time):
+    def broken(tree, out, targets, subset, max_time, **options):
         raise ab.MeasureError("benchmark process failed (1):\nImportError: no module named x")
 
     monkeypatch.setattr(ab, "measure", broken)

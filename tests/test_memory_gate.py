@@ -164,6 +164,16 @@ def test_memory_on_one_side_only_is_incomparable():
     assert gate.exit_code(rows) == 2
 
 
+def test_memory_is_judged_from_the_processes_that_measured_it():
+    # bench ab measures memory in its first blocks only: the later ones have none.
+    def blocks(peak: int, first: int):
+        return [side({"einsum-rows500": peak} if i < 3 else {}, first + i) for i in range(6)]
+
+    rows = memory_rows(gate.compare(blocks(26_000, 0), blocks(26_000 + 1_568_000, 10)))
+    assert rows["einsum-rows500"].outcome is Outcome.REGRESSED
+    assert rows["einsum-rows500"].memory.processes == (3, 3)
+
+
 @pytest.mark.spawns
 @pytest.mark.mnist
 def test_without_memray_the_suite_runs_and_records_no_memory(tmp_path, mnist_dir):

@@ -48,6 +48,7 @@ from bench import atomic, cli, forkserver, runs
 from bench.exitcodes import Exit
 from bench.interrupts import Interrupted, interruptible
 from bench.runs import RunError
+from bench.suite.command import MAX_TIMES_OPTION
 from bench.suite.mnist import local_mnist_dir, mnist_dir_problem
 from bench.tree import MeasureError, Tree, digest, git, measure, repository_root, side_env, snapshot, worktree
 
@@ -281,8 +282,10 @@ class ABRun:
             try:
                 for side in order:
                     extra = {"max_times": self.max_times} if self.max_times else {}
+                    # Memory is the same in every process: judged from the first blocks.
                     path = measure(self.trees[side], self.out / side / f"block-{index:03d}.json",
-                                   targets, self.args.subset, self.args.max_time, **extra)
+                                   targets, self.args.subset, self.args.max_time,
+                                   memory=index <= rounds.BUDGET_AFTER, **extra)
                     runs.require_samples(runs.load(path))
                 error = None
                 break
@@ -313,7 +316,7 @@ class ABRun:
         written to DIR/max-times.json for both sides of every later block; kept at
         --max-time when either side's suite cannot take them."""
         self.times_chosen = True
-        if not all(tree.takes_max_times() for tree in self.trees.values()):
+        if not all(tree.takes(MAX_TIMES_OPTION) for tree in self.trees.values()):
             print("rounds: a side's suite takes no per-benchmark times; every block runs "
                   f"at --max-time {self.args.max_time}", flush=True)
             return

@@ -62,8 +62,11 @@ class MemoryChange:
 
 
 def peaks(benchmarks: list[Benchmark], metric: str) -> tuple[int, ...] | None:
-    """Each process's peak of this metric, or None when some process lacks it."""
-    values = [getattr(b.memory, FIELDS[metric]) if b.memory else None for b in benchmarks]
+    """The peak of this metric of each process that measured memory (bench ab
+    measures it in its first blocks only), or None when a process that did
+    lacks this metric, or none did."""
+    measured = [b.memory for b in benchmarks if b.memory is not None]
+    values = [getattr(m, FIELDS[metric]) for m in measured]
     if not values or any(v is None for v in values):
         return None
     return tuple(values)

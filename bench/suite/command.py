@@ -41,8 +41,12 @@ GATE_READY_ARGS = ("--benchmark-timer=time.process_time", "--benchmark-save-data
                    "--bench-pin-cpu=auto", f"--bench-passes={GATE_READY_PASSES}")
 # Per-benchmark --benchmark-max-time from a JSON file (bench.gate.rounds); bench ab
 # looks for this name in a tree's copy of this file before it passes the option
-# (bench.tree.Tree.takes_max_times).
+# (bench.tree.Tree.takes).
 MAX_TIMES_OPTION = "--bench-max-times"
+# off: no memory phase (bench.suite.memory). bench ab judges memory from its
+# first blocks and turns it off in the later ones, where it cost each process
+# 0.8 of its 5-7 s (Zen 4 VM, round 3, stop 33); looked for likewise.
+MEMORY_OPTION = "--bench-memory"
 # The slowdown injection is for trying the gates out; a run never inherits it.
 SCRUBBED_ENV = ("MATMUL_BENCH_SLOWDOWN",)
 

@@ -28,7 +28,7 @@ from bench import policy, runs
 from bench.runs import Environment, Workload
 
 from . import machine, pinning, saving
-from .command import MAX_TIMES_OPTION, layout_fixed
+from .command import MAX_TIMES_OPTION, MEMORY_OPTION, layout_fixed
 from .passes import Passes, Pending
 from .passes import parse as parse_passes
 
@@ -56,6 +56,9 @@ def pytest_addoption(parser):
     parser.addoption("--bench-passes", default=1, type=_passes_choice,
                      help="time each benchmark's rounds in this many passes spread over the "
                           "run (gate-ready runs do; bench.suite.passes); default 1")
+    parser.addoption(MEMORY_OPTION, default="on", choices=("on", "off"),
+                     help="off: record no memory (the memory phase after timing is skipped); "
+                          "default on")
     parser.addoption(MAX_TIMES_OPTION, default=None, metavar="FILE",
                      help="a JSON object {benchmark id: seconds}: --benchmark-max-time per "
                           "benchmark (python -m bench ab writes one; bench.gate.rounds)")
@@ -429,8 +432,8 @@ def _probe_memory(config, benchmark, target, workload: Workload, device) -> None
 
     from . import memory
 
-    if not memory.available(device):
-        return  # no memray and no CUDA: no memory recorded
+    if not memory.available(device) or config.getoption(MEMORY_OPTION) == "off":
+        return  # no memray and no CUDA, or not asked: no memory recorded
     kernel = matmul.KERNELS.get(workload.kernel)
 
     def store(measured) -> None:
