@@ -44,8 +44,6 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from bench import atomic, cli, forkserver, runs
 from bench.exitcodes import Exit
 from bench.interrupts import Interrupted, interruptible
@@ -274,8 +272,6 @@ class ABRun:
                 self.manifest["set_aside"].append(previous)
                 return
             if all(f.is_file() for f in files):
-                if "seconds" in previous:
-                    entry["seconds"] = previous["seconds"]
                 self.manifest["blocks"].append(entry)
                 self.progress(index, order, targets, "kept from the interrupted run")
                 return
@@ -284,17 +280,13 @@ class ABRun:
         error = None
         for attempt in (1, 2):
             try:
-                seconds = {}
                 for side in order:
                     extra = {"max_times": self.max_times} if self.max_times else {}
-                    started = time.perf_counter()
                     # Memory is the same in every process: judged from the first blocks.
                     path = measure(self.trees[side], self.out / side / f"block-{index:03d}.json",
                                    targets, self.args.subset, self.args.max_time,
                                    memory=index <= rounds.BUDGET_AFTER, **extra)
-                    seconds[side] = round(time.perf_counter() - started, 3)
                     runs.require_samples(runs.load(path))
-                entry["seconds"] = seconds  # each process's wall time (rounds' overhead)
                 error = None
                 break
             except (MeasureError, RunError) as exc:
@@ -330,7 +322,7 @@ class ABRun:
             return
         # The first blocks only, so that a resumed run chooses the same times.
         base, candidate = load_sides(self.out, rounds.BUDGET_AFTER)
-        times = rounds.budgets(base, candidate, self.args.max_time, self.overhead(base))
+        times = rounds.budgets(base, candidate, self.args.max_time)
         path = self.out / MAX_TIMES
         atomic.write_text(path, json.dumps(times, indent=1))
         self.max_times = path
@@ -339,18 +331,6 @@ class ABRun:
         print(f"rounds: from {rounds.BUDGET_AFTER} blocks, {len(shorter)} of {len(times)} "
               f"benchmarks need less than --max-time {self.args.max_time} s a process"
               + (f" (median {shorter[len(shorter) // 2]:.3g} s)" if shorter else ""), flush=True)
-
-    def overhead(self, base: list[runs.Run]) -> float:
-        """Each benchmark's share of what the first blocks' processes spent besides
-        timing (bench.gate.rounds): their median wall time less --max-time per
-        benchmark, over the benchmarks; where no block recorded its seconds (a
-        run resumed from an older manifest), --max-time."""
-        walls = [s for b in self.manifest["blocks"] if b["block"] <= rounds.BUDGET_AFTER
-                 for s in b.get("seconds", {}).values()]
-        count = max(len(base[0].benchmarks), 1) if base else 1
-        if not walls:
-            return self.args.max_time
-        return max(0.0, float(np.median(walls)) - count * self.args.max_time) / count
 
     def progress(self, index: int, order: list[str], targets: list[str], note: str = "") -> None:
         print(f"[{time.perf_counter() - self.started:5.0f} s] block {index}: "

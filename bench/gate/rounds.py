@@ -1,22 +1,17 @@
 """Rounds where they pay: each benchmark's time per process, chosen from the
-spread that the first blocks of a comparison measured and from what a process
-costs besides its timing.
+spread that the first blocks of a comparison measured.
 
 A process gives the gate one number per benchmark: the log of its median
 normalized sample (bench.gate.decide.process_value). That number varies for
-two reasons: the rounds within the process (the median of the rounds of t
-seconds has a variance W / t) and the process itself (B, which does not fall
-with t). The blocks a given MDE needs grow as B + W / t, and each block's
-seconds as c + t, c being the benchmark's share of what a process spends
-besides timing (starting, loading MNIST, checking results: measured by
-bench ab as the first blocks' process seconds less their timing, over the
-benchmarks). Their product is least at t = sqrt(c W / B): the time chosen,
-at most the default and never less than MIN_ROUNDS rounds. On the Zen 4 VM
-of round 3 (stop 33) that took the timing of a default-subset process from
-3.0 s (the rule before: within variance at a tenth of between) to about
-1.4 s, for at most a fifth more variance. Both sides of every later block
-run with the same times, so the comparison stays fair; the gate's decision
-uses the spread the processes then show, whatever it is.
+two reasons: the rounds within the process (the median of n rounds has a
+variance falling as 1/n) and the process itself (it does not fall with n).
+On the 2-core machine of README the second dominates: rounds beyond a few
+hundred buy almost nothing. So once BUDGET_AFTER blocks are in, each
+benchmark gets the time that keeps its within-process variance at SHARE of
+its between-process variance (or the default time, when rounds are what
+limit it), and never less than MIN_ROUNDS rounds. Both sides of every later
+block run with the same times, so the comparison stays fair; the gate's
+decision uses the spread the processes then show, whatever it is.
 
 The within-process variance of a median of n rounds is taken as
 (1.2533 * sigma)^2 / n, with sigma the rounds' spread estimated by 1.4826 x
@@ -36,6 +31,9 @@ from .decide import process_value
 
 # Blocks measured at the default time before the times are chosen.
 BUDGET_AFTER = 3
+# The within-process variance aimed at, as a share of the between-process
+# variance: at 0.1 the process values' spread grows by 5 % at most.
+SHARE = 0.1
 # The fewest rounds a process times of a benchmark (pytest-benchmark's
 # min_rounds applies too).
 MIN_ROUNDS = 20
@@ -49,11 +47,9 @@ def _within_and_value(bench: runs.Benchmark, mode: str) -> tuple[float, float]:
     return (1.2533 * sigma) ** 2 / len(logs), process_value(normalized)
 
 
-def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float,
-            overhead: float) -> dict[str, float]:
+def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> dict[str, float]:
     """Seconds per process for each benchmark that both sides measured at least
-    twice (all at `default`), at most `default`; `overhead`: c of the module's
-    docstring, in seconds."""
+    twice, at most `default`."""
     chosen = {}
     for key, first in base[0].benchmarks.items():
         measured = [[r.benchmarks[key] for r in side if key in r.benchmarks]
@@ -73,6 +69,5 @@ def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float,
         if between <= 0 or not math.isfinite(between):
             chosen[key] = default  # the rounds limit it: keep them all
             continue
-        best = math.sqrt(max(overhead, 0.0) * within * default / between)
-        chosen[key] = float(min(default, max(floor, best)))
+        chosen[key] = float(min(default, max(floor, default * within / (SHARE * between))))
     return chosen
