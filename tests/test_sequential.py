@@ -140,22 +140,29 @@ def process_values(rng: np.random.Generator, shape: tuple[int, ...], sigma: floa
     return values + far * np.log(rng.uniform(1.05, 1.15, shape))
 
 
-def simulate(true_ratio: float, *, gates: int, benchmarks: int, sigma: float, seed: int
-             ) -> tuple[np.ndarray, np.ndarray]:
+def simulate(true_ratio: float, *, gates: int, benchmarks: int, sigma: float, seed: int,
+             modes: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(outcomes [gates, benchmarks], blocks per gate) of simulated sequential gates
     at the default looks: every benchmark of every gate is one key of one run of the
-    driver, its blocks the per-block log ratios candidate - base."""
+    driver, its blocks the per-block log ratios candidate - base. With `modes` > 1
+    each process has that many values, independent (as normalizations by
+    references that share none of their noise), and at every look each benchmark
+    is judged by the one whose values vary least within each side, as
+    bench.gate.compare.choose_normalization picks them from the same processes."""
     rng = np.random.default_rng(seed)
-    shape = (gates * benchmarks, DEFAULT_LOOKS[-1].blocks)
-    d = (math.log(true_ratio) + process_values(rng, shape, sigma)
-         - process_values(rng, shape, sigma))
+    shape = (gates * benchmarks, modes, DEFAULT_LOOKS[-1].blocks)
+    base = process_values(rng, shape, sigma)
+    candidate = math.log(true_ratio) + process_values(rng, shape, sigma)
     estimator = STATISTICS[DEFAULT]
-    state = {"open": np.arange(len(d)), "blocks": DEFAULT_LOOKS[0].blocks}
+    state = {"open": np.arange(len(base)), "blocks": DEFAULT_LOOKS[0].blocks}
 
     def judge(look):
         keys, n = state["open"], state["blocks"]
-        ratio, low, high = estimator.paired_bounds(d[keys, :n],
-                                                   decide.tail(look.alpha, benchmarks))
+        pooled = (base[keys, :, :n].var(axis=2, ddof=1)
+                  + candidate[keys, :, :n].var(axis=2, ddof=1))
+        chosen = pooled.argmin(axis=1)
+        d = candidate[keys, chosen, :n] - base[keys, chosen, :n]
+        ratio, low, high = estimator.paired_bounds(d, decide.tail(look.alpha, benchmarks))
         return [Row(k, Outcome.NO_CHANGE, threshold=THRESHOLD,
                     estimate=Estimate(r, lo, hi, (n, n), True, None, None, None))
                 for k, r, lo, hi in zip(keys.tolist(), ratio.tolist(), low.tolist(),
@@ -177,6 +184,16 @@ def test_false_regressions_stay_within_alpha_at_the_worst_case(sigma):
     """Every benchmark exactly at +threshold, the true change most easily called a
     regression: P(any of G regressed, at any look) <= alpha."""
     outcomes, _ = simulate(1 + THRESHOLD, gates=1000, benchmarks=10, sigma=sigma, seed=22)
+    alarms = int((outcomes == Outcome.REGRESSED).any(axis=1).sum())
+    assert upper_bound(alarms, len(outcomes)) <= ALPHA, alarms
+
+
+def test_choosing_among_six_normalizations_on_the_same_processes_keeps_alpha():
+    """The worst case of the choice: six normalizations sharing no noise, so the one
+    picked for the least spread understates it most. With this seed: 12 false
+    alarms in 1000 gates, against 5 with one normalization; alpha is 5 %."""
+    outcomes, _ = simulate(1 + THRESHOLD, gates=1000, benchmarks=10, sigma=0.02, seed=25,
+                           modes=6)
     alarms = int((outcomes == Outcome.REGRESSED).any(axis=1).sum())
     assert upper_bound(alarms, len(outcomes)) <= ALPHA, alarms
 
