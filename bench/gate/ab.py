@@ -16,8 +16,10 @@ the run stops once every benchmark is decided. After the first blocks each
 benchmark gets the time per process its spread calls for (bench.gate.rounds,
 at most --max-time), the same for both sides. --processes N is one look at
 N blocks (it replaces the former fixed --processes with --confirm). Memory
-(each call's peak allocation, where the processes recorded it) is judged
-beside time from all the blocks (bench.gate.memory).
+(each call's peak allocation, the same in every process) is measured in the
+first blocks only and judged beside time from them (bench.gate.memory).
+Every process runs with the address-space layout fixed, forked from servers
+started so (bench.suite.command.with_fixed_layout).
 
 Writes DIR/base/block-NNN.json and DIR/candidate/block-NNN.json (the saved
 runs), DIR/max-times.json (those times), DIR/ab.json (revisions, seed,
