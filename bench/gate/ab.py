@@ -93,8 +93,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"pytest -k expression of the gated benchmarks (default {DEFAULT_SUBSET!r})")
     p.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME,
                    help="--benchmark-max-time per benchmark and process: every benchmark's in "
-                        "the first blocks, the most any gets after them but one that only its "
-                        "rounds limit (3x; bench.gate.rounds; "
+                        "the first blocks, the most any gets after them (bench.gate.rounds; "
                         f"default {DEFAULT_MAX_TIME})")
     p.add_argument("--seed", type=int, default=None, help="seed of the block order (default: random)")
     p.add_argument("--out", type=Path, default=None,
@@ -331,11 +330,9 @@ class ABRun:
         self.max_times = path
         self.manifest["max_times"] = times
         shorter = sorted(t for t in times.values() if t < self.args.max_time)
-        longer = sum(t > self.args.max_time for t in times.values())
         print(f"rounds: from {rounds.BUDGET_AFTER} blocks, {len(shorter)} of {len(times)} "
               f"benchmarks need less than --max-time {self.args.max_time} s a process"
-              + (f" (median {shorter[len(shorter) // 2]:.3g} s)" if shorter else "")
-              + (f", {longer} more (only their rounds limit them)" if longer else ""), flush=True)
+              + (f" (median {shorter[len(shorter) // 2]:.3g} s)" if shorter else ""), flush=True)
 
     def progress(self, index: int, order: list[str], targets: list[str], note: str = "") -> None:
         print(f"[{time.perf_counter() - self.started:5.0f} s] block {index}: "

@@ -8,9 +8,8 @@ variance falling as 1/n) and the process itself (it does not fall with n).
 On the 2-core machine of README the second dominates: rounds beyond a few
 hundred buy almost nothing. So once BUDGET_AFTER blocks are in, each
 benchmark gets the time that keeps its within-process variance at SHARE of
-its between-process variance, at most the default time, and never less
-than MIN_ROUNDS rounds; one whose processes differ no more than their rounds
-explain (rounds are all that limit it) gets ROUNDS_LIMITED times the default. Both sides of every later
+its between-process variance (or the default time, when rounds are what
+limit it), and never less than MIN_ROUNDS rounds. Both sides of every later
 block run with the same times, so the comparison stays fair; the gate's
 decision uses the spread the processes then show, whatever it is.
 
@@ -38,12 +37,6 @@ SHARE = 0.1
 # The fewest rounds a process times of a benchmark (pytest-benchmark's
 # min_rounds applies too).
 MIN_ROUNDS = 20
-# A benchmark whose processes differ no more than their rounds explain gets
-# this many times the default: only more rounds narrow its interval. On the
-# Zen 4 VM of round 3 (stop 33) `broadcast` on 500 rows (about 20 calls of
-# 10 ms in 0.2 s) had a spread within processes of 2.5 % and none beyond it,
-# and caught only +12-13 % in 24 blocks.
-ROUNDS_LIMITED = 3
 
 
 def _within_and_value(bench: runs.Benchmark, mode: str) -> tuple[float, float]:
@@ -56,8 +49,7 @@ def _within_and_value(bench: runs.Benchmark, mode: str) -> tuple[float, float]:
 
 def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> dict[str, float]:
     """Seconds per process for each benchmark that both sides measured at least
-    twice (all at `default`): at most `default`, but ROUNDS_LIMITED times it for
-    one that only its rounds limit."""
+    twice, at most `default`."""
     chosen = {}
     for key, first in base[0].benchmarks.items():
         measured = [[r.benchmarks[key] for r in side if key in r.benchmarks]
@@ -75,7 +67,7 @@ def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> 
         seconds_per_round = default / max(rounds, 1)
         floor = min(default, MIN_ROUNDS * seconds_per_round)
         if between <= 0 or not math.isfinite(between):
-            chosen[key] = ROUNDS_LIMITED * default  # only its rounds limit it
+            chosen[key] = default  # the rounds limit it: keep them all
             continue
         chosen[key] = float(min(default, max(floor, default * within / (SHARE * between))))
     return chosen
