@@ -146,8 +146,8 @@ class Benchmark:
         an alternative reference's (alternative_mode)."""
         if self.samples is None or self.reference is None:
             raise RunError(f"benchmark {self.key!r} has no raw samples")
-        if mode.startswith(ALTERNATIVE_PREFIX):
-            name = mode[len(ALTERNATIVE_PREFIX):]
+        name = alternative_of(mode)
+        if name is not None:
             if name not in self.alternatives:
                 raise RunError(f"benchmark {self.key!r} has no alternative reference {name!r}")
             return self.samples / self.alternatives[name]
@@ -194,17 +194,23 @@ def alternative_mode(name: str) -> str:
     return ALTERNATIVE_PREFIX + name
 
 
+def alternative_of(mode: str) -> str | None:
+    """The alternative reference a pair:NAME mode divides by, else None."""
+    return mode[len(ALTERNATIVE_PREFIX):] if mode.startswith(ALTERNATIVE_PREFIX) else None
+
+
 def reference_of(bench: Benchmark, mode: str) -> str | None:
     """The name of the reference a mode divides by (None for raw times)."""
-    if mode.startswith(ALTERNATIVE_PREFIX):
-        return mode[len(ALTERNATIVE_PREFIX):]
+    alternative = alternative_of(mode)
+    if alternative is not None:
+        return alternative
     return None if mode == "none" else bench.reference_name
 
 
 def normalization_meaning(mode: str) -> str:
-    if mode.startswith(ALTERNATIVE_PREFIX):
-        return (f"paired by {mode[len(ALTERNATIVE_PREFIX):]} = median(time / that "
-                "alternative reference's time in the same round)")
+    name = alternative_of(mode)
+    if name is not None:
+        return f"paired by {name} = median(time / that alternative reference's time in the same round)"
     return NORMALIZATION_MEANING[mode]
 
 

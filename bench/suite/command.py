@@ -77,10 +77,10 @@ def environment(*, gate_ready: bool, base: dict[str, str] | None = None,
 # the layout stays random, as each benchmark records in `layout_fixed`).
 # Measured on the Zen 4 VM of round 3 (stop 33), 8 processes each: the
 # spread of numba_tuned's 500-row product (per-process log sd) was 12 %
-# with ASLR and 0.8 % without, its forward pass 4.6 % and 1.5 %; moving
-# the heap or the later mappings by 64 KB at start moved the forward pass's
-# ratio to the builtin between two levels, 0.80 and 0.87-0.89. Processes
-# forked from one server (bench.forkserver) share its layout: two servers of
+# with ASLR and 0.8 % without, its forward pass 4.6 % and 1.5 % (which of
+# two states it runs in follows where its data lie, through the process's
+# whole allocation history: README, "Where the spread between processes
+# comes from"). Processes forked from one server (bench.forkserver) share its layout: two servers of
 # one tree gave 0.82 and 0.90, and an A/A of 17 blocks called that +9.6 %
 # regressed. With the layout fixed, every process of both sides has the same.
 ADDR_NO_RANDOMIZE = 0x0040000
