@@ -142,3 +142,49 @@ def test_every_patch_fits_the_code_as_it_is(tmp_path, patch):
     patch.apply(tmp_path)
     for name, _, new in patch.edits:
         assert new in (tmp_path / name).read_text(encoding="utf-8")
+
+
+def calibration_groups(tmp_path, shared_shift: float, groups=24, size=4):
+    """base and same trees of an A/A study; the same tree's processes of each
+    disjoint comparison of `size` groups share one shift (a state per side)."""
+    suite = {f"einsum-rows{n}": 100e-6 * n for n in range(1, 9)}
+    for index in range(groups):
+        sign = 1 if (index // size) % 2 else -1
+        for offset, (tree, factor) in enumerate((("base", 1.0),
+                                                 ("same", 1 + sign * shared_shift))):
+            path = tmp_path / tree / f"group-{index:03d}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(make_run(suite, seed=10 * index + offset,
+                                                factors=dict.fromkeys(suite, factor))))
+    return (judging.load_tree_runs(tmp_path, "base"), judging.load_tree_runs(tmp_path, "same"),
+            list(range(groups)))
+
+
+def test_calibration_counts_intervals_that_miss_and_flags_a_state_shared_per_side(tmp_path):
+    from bench.gate.study.calibration import calibrate
+
+    honest = calibrate(*calibration_groups(tmp_path / "honest", 0.0), LOOKS, Settings())
+    assert (honest.comparisons, honest.blocks, honest.intervals) == (6, 4, 48)
+    assert honest.misses["95"] <= 5 and honest.misses["99"] <= honest.misses["95"]
+    # A shift shared by one side's processes of a comparison: the intervals, made
+    # from the spread between blocks, miss the true ratio nearly every time.
+    shared = calibrate(*calibration_groups(tmp_path / "shared", 0.08), LOOKS, Settings())
+    assert shared.misses["95"] >= 40
+    assert honest.benchmarks == shared.benchmarks == 8
+    # Bounded by the one-sided alpha the looks spend, whatever the spreads.
+    assert 0 < honest.implied < honest.implied_upper < Settings().alpha / 2
+
+
+def test_the_implied_false_alarms_of_a_benchmark_rise_with_its_spread_up_to_its_tails():
+    from bench.gate import decide
+    from bench.gate.study.calibration import alarm_chance, upper_dispersion
+
+    settings = Settings()
+    chances = [alarm_chance(d, LOOKS, 21, settings) for d in (1e-5, 1e-4, 1e-3, 1e-2, 1e6)]
+    assert chances == sorted(chances) and chances[0] < 1e-3 < chances[-1]
+    # However noisy, a look's interval lies wholly above the threshold no more often
+    # than its upper tail: the sum over looks stays within the alpha it was given.
+    tails = sum(decide.tail(look.alpha, 21) for look in LOOKS)
+    assert chances[-1] <= tails <= settings.alpha / 2 / 21 + 1e-12
+    assert chances[-1] > 0.9 * tails
+    assert upper_dispersion(1e-3, 15) > 1e-3 > upper_dispersion(1e-3, 15, confidence=0.01)

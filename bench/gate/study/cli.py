@@ -124,7 +124,35 @@ def table(result: dict, settings: Settings, looks: tuple[Look, ...]) -> str:
             for index, (condition, data) in enumerate(result["conditions"].items())]
     changed = {p: [r for _, r in found] for p, found in effects.items() if found}
     benchmarks = max((len(eff) for eff in result["effects"].values()), default=0)
-    return "\n".join([*lines, "", *table_lines(columns(changed, benchmarks), rows)])
+    return "\n".join([*lines, "", *table_lines(columns(changed, benchmarks), rows),
+                      *calibration_lines(result)])
+
+
+def calibration_lines(result: dict) -> list[str]:
+    """What the A/A groups say of the intervals themselves (bench.gate.study.calibration)."""
+    found = {c: d["calibration"] for c, d in result["conditions"].items() if d.get("calibration")}
+    if not found:
+        return []
+    blocks = next(iter(found.values()))["blocks"]
+    lines = ["", f"Calibration: the A/A groups split into disjoint comparisons of {blocks} "
+             "blocks; per-benchmark intervals whose true ratio 1 lies beyond their 95 % and "
+             "99 % t quantiles (expected: 5 % and 1 %); and the false alarms per A/A "
+             "comparison that each benchmark's spread, measured over all the condition's A/A "
+             "groups, implies for the sequential rule (summed over benchmarks and looks: an "
+             "upper bound under the model; in brackets with every spread at its 95 % upper "
+             "bound):", ""]
+    for condition, c in found.items():
+        beyond = "; ".join(f"beyond {level} %: {judging.Tally(hits, c['intervals']).cell()}"
+                           for level, hits in c["misses"].items())
+        lines.append(f"- {condition}: {c['comparisons']} comparisons, {c['intervals']} "
+                     f"intervals; {beyond}; implied false alarms per A/A comparison "
+                     f"{_share(c['implied'])} ({_share(c['implied_upper'])}), "
+                     f"{c['benchmarks']} benchmarks")
+    return lines
+
+
+def _share(p: float) -> str:
+    return f"{p * 100:.2g} %"
 
 
 def main(argv: list[str] | None = None) -> int:

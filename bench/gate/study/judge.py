@@ -17,6 +17,9 @@
   that many blocks (`bench ab --processes N`), what stopping early saves.
 - The single-run gates: every group gives one comparison of one process each.
 
+- Calibration (bench.gate.study.calibration): whether the intervals hold on
+  disjoint A/A comparisons, and the false alarms the measured spreads imply.
+
 A false alarm is a "regressed" verdict on a benchmark that is unchanged:
 every benchmark in an A/A comparison (base against an identical copy), the
 unchanged benchmarks in a patched one.
@@ -37,6 +40,7 @@ from bench.gate.compare import TIME, Settings, compare
 from bench.gate.sequential import Look
 
 from . import previous
+from .calibration import calibrate
 from .record import BASE, SAME
 
 REAL_CHANGE = policy.REAL_CHANGE
@@ -156,7 +160,10 @@ def judge(folder: Path, *, looks: tuple[Look, ...], comparisons: int, seed: int,
                     _count(tallies[name], other, verdicts, changed, unchanged)
                     tallies[name].seconds.append(seconds[BASE] + seconds[other])
                     tallies[name].blocks.append(1)
-        result["conditions"][condition] = {"groups": len(groups), "tallies": tallies}
+        result["conditions"][condition] = {
+            "groups": len(groups), "tallies": tallies,
+            "calibration": (calibrate(tree_runs[BASE], tree_runs[SAME], groups, looks, settings)
+                            .as_json() if len(groups) >= looks[0].blocks else None)}
     return result
 
 

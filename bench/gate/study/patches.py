@@ -41,7 +41,8 @@ PATCHES = (
           "500 rows, hardly on 5",
           (("matmul/compiled.py",
             "forward.MLP runs fused_forward.\n    \"\"\"\n    return _broadcast(a, b, _broadcast_shape())",
-            "forward.MLP runs fused_forward.\n    \"\"\"\n    return _broadcast(a, b, _broadcast_shape(rows=BROADCAST_ROWS * 5 // 8))"),)),
+            "forward.MLP runs fused_forward.\n    \"\"\"\n"
+            "    return _broadcast(a, b, _broadcast_shape(rows=BROADCAST_ROWS * 5 // 8))"),)),
     Patch("contract_twice",
           "the registry checks every call's operands twice (a refactor left a second check)",
           (("matmul/registry.py", "        check_operands(a, b)\n",
