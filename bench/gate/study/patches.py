@@ -37,7 +37,7 @@ PATCHES = (
             "ROWS = max(1, ((simd.VECTOR_REGISTERS if simd else 16) - 2) // (COLUMNS + 1) // 2)"),)),
     Patch("fused_product_small_block",
           "numba_fused's product alone blocks 5/8 of the rows (5 instead of 8 with AVX-512, 3 "
-          "instead of 5 with AVX2; a tuning edit meant for one kernel): a fast kernel slowed on "
+          "instead of 6 with AVX2; a tuning edit meant for one kernel): a fast kernel slowed on "
           "500 rows, hardly on 5",
           (("matmul/compiled.py",
             "forward.MLP runs fused_forward.\n    \"\"\"\n    return _broadcast(a, b, _broadcast_shape())",
