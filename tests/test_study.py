@@ -122,6 +122,10 @@ def test_the_cli_judges_a_recorded_study_with_the_look_options(tmp_path, capsys)
                  "--comparisons", "5", "--fixed", "0"]) == 0
     text = (folder / "study.md").read_text()
     assert "looks at 4, 5, 7, 9, 12 blocks" in text and "ours at one look" not in text
+    assert "Calibration: the A/A groups split into disjoint comparisons of 4 blocks" in text
+    assert "- quiet: 3 comparisons, 9 intervals; beyond 95 %:" in text
+    calibration = json.loads((folder / "study.json").read_text())["conditions"]["quiet"]["calibration"]
+    assert (calibration["comparisons"], calibration["intervals"]) == (3, 9)
     ours = json.loads((folder / "study.json").read_text())["conditions"]["quiet"]["tallies"]["ours"]
     assert len(ours["blocks"]) == len(ours["seconds"]) == 10
     capsys.readouterr()

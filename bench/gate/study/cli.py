@@ -16,8 +16,10 @@ ours by the sequential rule of `bench ab` (the same look options), drawing
 groups in random order until it stops, so the table gives the mean blocks
 and wall time per comparison beside false alarms and detection; and, for
 what stopping early saves, ours at one look of --fixed blocks;
-DIR/study.md and DIR/study.json hold the table. --from DIR judges a recorded
-study again without measuring.
+DIR/study.md and DIR/study.json hold the table, and after it whether the A/A
+intervals hold on disjoint comparisons and the false alarms per A/A comparison
+their spreads imply (bench.gate.study.calibration). --from DIR judges a
+recorded study again without measuring.
 """
 from __future__ import annotations
 
