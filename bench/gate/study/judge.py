@@ -16,7 +16,6 @@
 - Ours at one look (`fixed`, optional): the same draws at a single look of
   that many blocks (`bench ab --processes N`), what stopping early saves.
 - The single-run gates: every group gives one comparison of one process each.
-
 - Calibration (bench.gate.study.calibration): whether the intervals hold on
   disjoint A/A comparisons, and the false alarms the measured spreads imply.
 
