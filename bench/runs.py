@@ -292,6 +292,15 @@ def valid_times(seconds) -> np.ndarray:
     return np.isfinite(array) & (array > 0)
 
 
+def valid_rounds(*series) -> np.ndarray:
+    """Which rounds are usable: those in which no series (the target's times, each
+    reference's, paired by index) holds a clock fault."""
+    keep = valid_times(series[0])
+    for seconds in series[1:]:
+        keep &= valid_times(seconds)
+    return keep
+
+
 def too_few_rounds(where: str, valid: int, total: int) -> str:
     """The message refusing a benchmark that clock faults left too few rounds."""
     return (f"{where}: only {valid} of {total} rounds left after dropping {total - valid} "
@@ -383,9 +392,8 @@ def _benchmark(entry: object, where: str) -> Benchmark:
     # each faulty round here, with its paired half.
     faults = 0
     if samples is not None:
-        keep = valid_times(samples) & (valid_times(reference) if reference is not None else True)
-        for times in alternatives.values():
-            keep &= valid_times(times)
+        keep = valid_rounds(samples, *([] if reference is None else [reference]),
+                            *alternatives.values())
         faults = int((~keep).sum())
         if faults:
             if keep.sum() < MIN_VALID_ROUNDS:

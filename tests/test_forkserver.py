@@ -10,10 +10,10 @@ import threading
 import time
 from pathlib import Path
 
+import aslr
 import pytest
 
 from bench import forkserver
-from bench.suite import command
 
 pytestmark = [pytest.mark.spawns,
               pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is not available here")]
@@ -68,21 +68,9 @@ def test_each_run_is_a_process_of_its_own_with_the_servers_environment(project):
         assert "1 passed" in (root / "o0").read_text()
 
 
-def aslr_can_be_turned_off() -> bool:
-    """Whether this machine lets a process ask for ADDR_NO_RANDOMIZE (a
-    container's seccomp profile may refuse)."""
-    import ctypes
-
-    pid = os.fork()
-    if pid == 0:
-        libc = ctypes.CDLL(None, use_errno=True)
-        os._exit(0 if libc.personality(command.ADDR_NO_RANDOMIZE) != -1 else 1)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
-
-
 @pytest.mark.skipif(not Path("/proc/self/personality").exists(), reason="Linux only")
 def test_servers_with_the_layout_fixed_place_everything_alike(project):
-    if not aslr_can_be_turned_off():
+    if not aslr.can_be_turned_off():
         pytest.skip("this machine refuses personality(ADDR_NO_RANDOMIZE)")
     root, out, env = project
     for side in ("a", "b"):  # two servers, two children each

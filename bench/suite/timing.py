@@ -185,10 +185,7 @@ def drop_clock_faults(stats, reference_times: list[list[float]]
     for times in reference_times:
         if len(data) != len(times):
             raise ValueError(f"{len(data)} timed rounds but {len(times)} reference times")
-    keep = runs.valid_times(data)
-    for times in reference_times:
-        keep &= runs.valid_times(times)
-    keep = keep.tolist()
+    keep = runs.valid_rounds(data, *reference_times).tolist()
     dropped = keep.count(False)
     if not dropped:
         return reference_times, 0
