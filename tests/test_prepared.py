@@ -114,3 +114,16 @@ def test_the_kernels_prepared_weights_start_on_a_cache_line():
         (w1, w1t_rest, bias1, later), _ = compiled._forward_weights(mlp.layers, torch.float32)
         prepared += [w1, w1t_rest, bias1, *(a for pair in later for a in pair)]
         assert [a.ctypes.data % LINE_BYTES for a in prepared] == [0] * len(prepared)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_the_fused_pass_copies_per_thread_start_on_a_cache_line(dtype):
+    # simd.forward's per-thread copies of the later layers: numba's own
+    # arrays start on 32 bytes, so half of them would not.
+    for rows in range(1, 9):
+        a = np.arange(rows * 24, dtype=dtype).reshape(rows, 24)
+        copy = compiled.simd._aligned_copy(a)
+        assert copy.ctypes.data % LINE_BYTES == 0 and copy.flags.c_contiguous
+        assert copy.dtype == dtype and np.array_equal(copy, a)
+        assert not np.shares_memory(copy, a)
