@@ -301,12 +301,14 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
     if numba is None:
         raise ImportError(NUMBA_MISSING)
     dtype = x.dtype
+    # is_cpu, a flag, where device.type builds a device object (0.3 us each
+    # on the Xeon of round 3, stop 35: 1.4 us of a 19 us 5-row pass).
     if (len(layers) < 2 or dtype not in (torch.float32, torch.float64)
-            or x.device.type != "cpu" or x.dim() != 2):
+            or not x.is_cpu or x.dim() != 2):
         return NotImplemented
     for layer in layers:
-        if (layer.w.dtype != dtype or layer.b.dtype != dtype or layer.w.device.type != "cpu"
-                or layer.b.device.type != "cpu" or 0 in layer.w.shape):
+        if (layer.w.dtype is not dtype or layer.b.dtype is not dtype or not layer.w.is_cpu
+                or not layer.b.is_cpu or 0 in layer.w.shape):
             return NotImplemented
     m = x.shape[0]
     if m == 0:
