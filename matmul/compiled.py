@@ -296,7 +296,8 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
     lane sums, so for 784 -> 50 all but 2 of the 50 outputs need no
     horizontal sums at all. The later layers are a sliver of the flops (500
     of 39 700 multiply-adds a row for 784 -> 50 -> 10), R independent chains
-    each; x is read once and the hidden activations never reach memory.
+    each, from each thread's own copies of their weights; x is read once and
+    the hidden activations never reach memory.
     """
     if numba is None:
         raise ImportError(NUMBA_MISSING)
