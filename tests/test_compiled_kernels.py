@@ -216,3 +216,21 @@ def test_serial_and_parallel_builds_agree_to_the_bit(k, monkeypatch):
         monkeypatch.setattr(compiled.BUILDS, "force", build)
         results.append([KERNELS[name](a, b) for name in BLOCKED] + [mlp(a)])
     assert all(map(torch.equal, *results))
+
+
+@needs_numba
+def test_fused_pass_in_parts_gives_the_bits_of_one_part():
+    """simd.forward split into more parts than the machine has threads (each
+    part then works from its own copies of the later layers) against one part
+    (the shared ones): the same bits, on any machine."""
+    mlp = _mlp((37, 23, 17, 3), torch.float32)
+    x = torch.randn(9 * compiled.BROADCAST_ROWS + 5, 37, generator=torch.Generator().manual_seed(4))
+    block = (*compiled._broadcast_shape(), (0,) * compiled.FORWARD_REST_COLUMNS)
+    prepared, _ = compiled._forward_weights(mlp.layers, torch.float32)
+    outs = []
+    for parts in (1, 5):
+        out = torch.empty(x.shape[0], 3).numpy()
+        compiled.simd.forward(x.numpy(), *prepared, out, parts, *block)
+        outs.append(torch.from_numpy(out))
+    assert torch.equal(*outs)
+    check_forward(outs[1], mlp.layers, x)
