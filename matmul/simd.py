@@ -384,10 +384,14 @@ def _store_columns(context, builder, vec, dst_ty, dst, row, col, value):
                           builder.sub(width, col))
             mask = builder.icmp_signed("<", ir.Constant(left.type, list(range(vec.lanes))), left)
             i32 = ir.IntType(32)
+            # Named for a typed pointer to the vector, as _prefetch_l2's; LLVM
+            # remangles it for the pointer it gets (run with llvmlite 0.43,
+            # LLVM 14, typed pointers, and 0.50, LLVM 22, opaque ones).
+            vector = f"v{vec.lanes}{_element_name(vec)}"
             fn = cgutils.get_or_insert_function(
                 builder.module,
                 ir.FunctionType(ir.VoidType(), [value.type, ptr.type, i32, mask.type]),
-                f"llvm.masked.store.v{vec.lanes}{_element_name(vec)}.p0")
+                f"llvm.masked.store.{vector}.p0{vector}")
             builder.call(fn, [value, ptr, i32(vec.dtype.bitwidth // 8), mask])
 
 
