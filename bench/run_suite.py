@@ -57,15 +57,25 @@ def run_forwarding_signals(cmd: list[str], env: dict[str, str]) -> tuple[int, in
     """Run cmd, passing SIGINT and SIGTERM on to it; (its exit status, the first
     signal received or None). The child has its own process group, so a Ctrl-C
     at the terminal reaches it once, through here."""
-    child = subprocess.Popen(cmd, env=env, start_new_session=True)
     received: list[int] = []
+    pending: list[int] = []  # received before the child was known
+    child: subprocess.Popen | None = None
 
     def forward(signum, frame):
         received.append(signum)
-        child.send_signal(signum)
+        if child is None:
+            pending.append(signum)
+        else:
+            child.send_signal(signum)
 
+    # The handlers before the child: a signal between its start and theirs
+    # stopped this process by default and left the child running, holding
+    # this process's output open.
     previous = {s: signal.signal(s, forward) for s in SIGNALS}
     try:
+        child = subprocess.Popen(cmd, env=env, start_new_session=True)
+        for signum in pending:  # handlers run between bytecodes: none is sent twice
+            child.send_signal(signum)
         code = child.wait()
     finally:
         for s, handler in previous.items():

@@ -210,3 +210,34 @@ def test_bench_run_passes_signals_to_its_pytest_child(tmp_path, signum):
     out, err = parent.communicate(timeout=30)
     assert (tmp_path / "child-got").read_text() == signal.Signals(signum).name
     assert out.split() == ["0", str(int(signum))], err
+
+
+# A signal at the worst moment: the child started, its handle not yet returned.
+FORWARDER_RACE = """
+import os, signal, subprocess, sys
+from bench import run_suite
+
+started = subprocess.Popen
+
+def start_then_signal(*args, **kwargs):
+    child = started(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return child
+
+subprocess.Popen = start_then_signal
+code, signum = run_suite.run_forwarding_signals(
+    ["sh", "-c", "exec >/dev/null 2>&1; exec sleep 30"], None)
+print(code, signum)
+"""
+
+
+@pytest.mark.spawns
+def test_a_signal_while_the_child_starts_reaches_the_child():
+    """Before, the handlers came after the child's start: a signal in between
+    stopped the forwarder by default, printing nothing, and left the child
+    running. Now the child gets it and the forwarder reports it."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", FORWARDER_RACE],
+                          env={**os.environ, "PYTHONPATH": str(root)},
+                          capture_output=True, text=True, timeout=30)
+    assert done.stdout.split() == [str(-signal.SIGTERM), str(int(signal.SIGTERM))], done.stderr
