@@ -124,12 +124,18 @@ def _load(context, builder, vec, aryty, ary, row, col):
     return builder.load(ptr, align=vec.dtype.bitwidth // 8)
 
 
+def _vector_name(vec) -> str:
+    """LLVM's name of the vector type in overloaded intrinsics' names: v16f32, v8i64, ..."""
+    kind = "f" if isinstance(vec.dtype, types.Float) else "i"
+    return f"v{vec.lanes}{kind}{vec.dtype.bitwidth}"
+
+
 def _fma(builder, vec, x, y, acc):
     if isinstance(vec.dtype, types.Float):
         vty = x.type
         fn = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(vty, [vty] * 3),
-            f"llvm.fma.v{vec.lanes}f{vec.dtype.bitwidth}")
+            f"llvm.fma.{_vector_name(vec)}")
         return builder.call(fn, [x, y, acc])
     return builder.add(builder.mul(x, y), acc)  # integers wrap, as torch's do
 
@@ -387,18 +393,12 @@ def _store_columns(context, builder, vec, dst_ty, dst, row, col, value):
             # Named for a typed pointer to the vector, as _prefetch_l2's; LLVM
             # remangles it for the pointer it gets (run with llvmlite 0.43,
             # LLVM 14, typed pointers, and 0.50, LLVM 22, opaque ones).
-            vector = f"v{vec.lanes}{_element_name(vec)}"
+            vector = _vector_name(vec)
             fn = cgutils.get_or_insert_function(
                 builder.module,
                 ir.FunctionType(ir.VoidType(), [value.type, ptr.type, i32, mask.type]),
                 f"llvm.masked.store.{vector}.p0{vector}")
             builder.call(fn, [value, ptr, i32(vec.dtype.bitwidth // 8), mask])
-
-
-def _element_name(vec) -> str:
-    """LLVM's name of a lane's type in intrinsic names: f32, f64, i32, i64."""
-    kind = "f" if isinstance(vec.dtype, types.Float) else "i"
-    return f"{kind}{vec.dtype.bitwidth}"
 
 
 @intrinsic

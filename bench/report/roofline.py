@@ -233,7 +233,7 @@ def roofline_summary(run: Run, gpu: bool = False) -> list[str]:
         # Beside the judged share, the share of the roof's own median round:
         # typical against typical, what the machine's drift leaves out.
         typical = ""
-        if machine_roofs.fma_peak and machine_roofs.fma_median:
+        if machine_roofs.fma_median:  # measured with fma_peak, the roof
             share = bench.workload.flops / bench.median / machine_roofs.fma_median
             typical = f" ({share * 100:.0f} % of the roof's median round)"
         lines.append(f"- forward on x_train[:{rows}]: best {name} at {median * 100:.0f} % of "
