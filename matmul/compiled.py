@@ -178,6 +178,9 @@ def _block_shape(rows: int = ROWS, columns: int = COLUMNS, ahead: int = AHEAD):
     return ahead, (0,) * rows, (0,) * columns
 
 
+_BLOCK = _block_shape()  # numba_tuned's, made once: a 5-row product is a few microseconds
+
+
 def _transposed(b: torch.Tensor, dtype: torch.dtype, multiple: int) -> np.ndarray:
     """b.T in `dtype` as a new C-contiguous array, with zero rows appended to a
     whole multiple: each column of b a contiguous row."""
@@ -220,21 +223,46 @@ def _product(a: torch.Tensor, b: torch.Tensor, run) -> torch.Tensor:
     return c if dtype is a.dtype else c.to(a.dtype)
 
 
+# One element of each dtype the kernels read in place by address (see
+# simd.blocked_at): it carries the dtype into the compiled call.
+_ELEMENT = {dtype: _NUMPY[dtype](0) for dtype in _NATIVE}
+
+
 def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
     """a @ b by simd.blocked with `block` = _block_shape()'s (ahead, rows, cols)."""
+    if simd is None:
+        raise ImportError(NUMBA_MISSING)
+    # b transposed, so each column of b is a contiguous row streamed with a's
+    # rows; padded with zero rows to whole passes. It is small, and prepared
+    # once per state of b.
+    dtype = a.dtype if a.dtype in _ELEMENT else _compute_dtype(a.dtype)
+    multiple = len(block[-1])
+    # (dtype, block) fixes the arguments' types: see entries
+    builds = launch(BUILDS, simd.blocked_serial, simd.blocked, (dtype, block), len(block[1]),
+                    simd.blocked_at)
+    (m, k), n = a.shape, b.shape[1]
+    if (m * n and a.dtype is dtype and a.is_cpu and a.is_contiguous()
+            and builds.runs_serially(m, k * n)):
+        # A call on one thread passes data pointers: for a small product the
+        # conversions to numpy and back cost more than the arithmetic.
+        bt, address = PREPARED.get_one(b, ("bt", dtype, multiple),
+                                       lambda: _with_address(_transposed(b, dtype, multiple)))
+        out = a.new_empty(m, n)
+        builds.run_at(a.data_ptr(), address, out.data_ptr(), m, k, bt.shape[0], n, _ELEMENT[dtype],
+                      *block)
+        return out
 
     def run(a, b, dtype, out):
-        (m, k), n = a.shape, b.shape[1]
-        # b transposed, so each column of b is a contiguous row streamed with a's
-        # rows; padded with zero rows to whole passes. It is small, and prepared
-        # once per state of b.
-        multiple = len(block[-1])
-        bt = PREPARED.get((b,), ("bt", dtype, multiple), lambda: _transposed(b, dtype, multiple))
-        # (dtype, block) fixes the arguments' types: see entries
-        launch(BUILDS, simd.blocked_serial, simd.blocked, (dtype, block), len(block[1])).run(
-            m, k * n, threads(), _host_array(a, dtype), bt, out, *block)
+        bt, _ = PREPARED.get_one(b, ("bt", dtype, multiple),
+                                 lambda: _with_address(_transposed(b, dtype, multiple)))
+        builds.run(m, k * n, threads(), _host_array(a, dtype), bt, out, *block)
 
     return _product(a, b, run)
+
+
+def _with_address(array: np.ndarray) -> tuple[np.ndarray, int]:
+    """array and the address of its data (numpy's ctypes attribute costs 0.5 us a read)."""
+    return array, array.ctypes.data
 
 
 def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -248,7 +276,7 @@ def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     horizontal sum per output) while the L2 prefetches keep x streaming in
     from memory at that rate; with x on 4 KB pages, page walks come on top.
     """
-    return _tuned(a, b, _block_shape())
+    return _tuned(a, b, _BLOCK)
 
 
 def numba_fused(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -84,15 +84,19 @@ class Launch:
     one part has one thread's work and runs serially, untried: timing the
     two builds there only risks choosing the pool's wake-up by chance (on
     the Intel Xeon VM of round 3, stop 31, the 5-row forward pass ran
-    parallel at 12 us against 8 us serial, after a trial won by noise)."""
+    parallel at 12 us against 8 us serial, after a trial won by noise).
+    Optionally a third build, `by_address`: the serial build's loops on
+    matrices passed as data pointers, which a caller runs (`run_at`) where
+    `runs_serially` says the serial build would run anyway."""
 
-    def __init__(self, choice, serial, parallel, key: Hashable, part_rows: int = 1):
+    def __init__(self, choice, serial, parallel, key: Hashable, part_rows: int = 1,
+                 by_address=None):
         self.choice, self.key, self.part_rows = choice, key, part_rows
-        self._dispatchers = (serial, parallel)
+        self._dispatchers = (serial, parallel, by_address)
         # Each build's entry point once remembered: a build that never runs
         # (the parallel one of a launch whose calls are all one part) must not
         # keep the other's lookup going on every call.
-        self._builds: list[Callable | None] = [None, None]
+        self._builds: list[Callable | None] = [None, None, None]
 
     def _build(self, index: int) -> Callable:
         found = self._builds[index]
@@ -102,6 +106,19 @@ class Launch:
             if (dispatcher, self.key) in _ENTRIES:
                 self._builds[index] = found
         return found
+
+    def runs_serially(self, rows: int, macs_per_row: int) -> bool:
+        """Whether a call on `rows` rows runs the serial build, untried: the
+        calls that may run `by_address` instead (the serial build's loops on
+        arrays passed as data pointers, see simd.blocked_at)."""
+        if rows <= self.part_rows:
+            return True
+        key = (*size_class(rows, macs_per_row), self)
+        return self.choice.settled(key, rows * macs_per_row, threads()) == "serial"
+
+    def run_at(self, *args):
+        """The by-address build on these arguments."""
+        return self._build(2)(*args)
 
     def run(self, rows: int, macs_per_row: int, threads: int, *args):
         if rows <= self.part_rows:
@@ -117,9 +134,11 @@ class Launch:
 _LAUNCHES: dict[tuple, Launch] = {}
 
 
-def launch(choice, serial, parallel, key: Hashable, part_rows: int = 1) -> Launch:
+def launch(choice, serial, parallel, key: Hashable, part_rows: int = 1,
+           by_address=None) -> Launch:
     """The Launch of these builds for `key` (which must fix `part_rows`), made on first use."""
     found = _LAUNCHES.get((serial, key))
     if found is None:
-        found = _LAUNCHES[serial, key] = Launch(choice, serial, parallel, key, part_rows)
+        found = _LAUNCHES[serial, key] = Launch(choice, serial, parallel, key, part_rows,
+                                                by_address)
     return found

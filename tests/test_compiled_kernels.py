@@ -219,6 +219,28 @@ def test_serial_and_parallel_builds_agree_to_the_bit(k, monkeypatch):
 
 
 @needs_numba
+@pytest.mark.parametrize("k", [6, 784, 1003])
+def test_a_product_by_data_pointers_gives_the_bits_of_one_by_arrays(k, monkeypatch):
+    """numba_tuned on one block of rows passes torch's data pointers
+    (simd.blocked_at); a non-contiguous a goes through numpy arrays. Both
+    run the serial build's loops, so they agree to the bit."""
+    from matmul import entries
+
+    calls = []
+    by_address = entries.Launch.run_at
+    monkeypatch.setattr(entries.Launch, "run_at",
+                        lambda self, *args: calls.append(args) or by_address(self, *args))
+    generator = torch.Generator().manual_seed(6)
+    a = torch.randn(compiled.ROWS, k, generator=generator)
+    b = torch.randn(k, 13, generator=generator)
+    strided = a.T.contiguous().T
+    results = [KERNELS["numba_tuned"](x, b) for x in (a, strided)]
+    assert len(calls) == 1 and calls[0][0] == a.data_ptr()
+    assert torch.equal(*results)
+    torch.testing.assert_close(results[0], a @ b, atol=1e-4, rtol=1e-4)
+
+
+@needs_numba
 def test_fused_pass_in_parts_gives_the_bits_of_one_part():
     """simd.forward split into more parts than the machine has threads (each
     part then works from its own copies of the later layers) against one part

@@ -132,3 +132,24 @@ def test_a_call_of_one_part_runs_serially_untried_however_fast_the_parallel_buil
         launch.run(9, 100, 2, "x")
     launch.run(9, 100, 2, "x")
     assert log[-1] == "parallel" and sorted(log[:-1]) == ["parallel"] * 3 + ["serial"] * 3
+
+
+def test_runs_serially_says_where_the_by_address_build_may_run(entries):
+    from matmul.serial_or_parallel import BuildChoice
+
+    log, clock = [], [0.0]
+    choice = BuildChoice(clock=lambda: clock[0], trials=2)
+    builds = [_FakeBuild(name, cost, log, clock)
+              for name, cost in (("serial", 1.0), ("parallel", 3.0), ("at", 0.0))]
+    launch = entries.launch(choice, *builds[:2], ("fake", 4), 8, builds[2])
+    assert launch.runs_serially(8, 100)  # one part
+    assert not launch.runs_serially(9, 100)  # two parts, untried
+    for _ in range(6):
+        launch.run(9, 100, 2, "x")
+    assert launch.runs_serially(9, 100)  # the serial build won its trials
+    choice.force = "parallel"
+    assert not launch.runs_serially(9, 100) and launch.runs_serially(8, 100)
+    log.clear()
+    launch.run_at("x")
+    launch.run_at("x")
+    assert log == ["at", "at"]

@@ -20,18 +20,32 @@ def cached_sum(cache: PreparedWeights, *tensors: torch.Tensor) -> float:
     return cache.get(tensors, ("sum",), lambda: sum(float(t.sum()) for t in tensors))
 
 
-@pytest.mark.parametrize("edit", [
+def cached_sum_of_one(cache: PreparedWeights, t: torch.Tensor) -> float:
+    return cache.get_one(t, ("sum",), lambda: float(t.sum()))
+
+
+EDITS = pytest.mark.parametrize("edit", [
     lambda w: w.add_(1),
     lambda w: w.__setitem__((0, 0), 7.0),
     lambda w: w.T[1].copy_(torch.arange(2.0)),    # through a view
     lambda w: w.set_(torch.full((2, 3), 2.0)),    # new storage, same object
     lambda w: w.resize_(3, 2).fill_(4.0),
-], ids=["add_", "setitem", "view_copy_", "set_", "resize_"])
-def test_every_counted_edit_rebuilds(edit):
+    lambda w: w.set_(w.untyped_storage(), 0, (3, 2), (1, 3)),  # same storage, new strides
+], ids=["add_", "setitem", "view_copy_", "set_", "resize_", "set_strides"])
+
+
+@EDITS
+@pytest.mark.parametrize("lookup", [cached_sum, cached_sum_of_one], ids=["get", "get_one"])
+def test_every_counted_edit_rebuilds(edit, lookup):
     cache, w = PreparedWeights(), torch.ones(2, 3)
-    assert cached_sum(cache, w) == 6 and cached_sum(cache, w) == 6 and cache.builds == 1
+    assert lookup(cache, w) == 6 and lookup(cache, w) == 6 and cache.builds == 1
     edit(w)
-    assert cached_sum(cache, w) == float(w.sum()) and cache.builds == 2
+    assert lookup(cache, w) == float(w.sum()) and cache.builds == 2
+
+
+def test_get_one_and_get_share_their_entries():
+    cache, w = PreparedWeights(), torch.ones(2, 3)
+    assert cached_sum(cache, w) == cached_sum_of_one(cache, w) == 6 and cache.builds == 1
 
 
 def test_a_new_tensor_at_a_freed_address_is_not_the_old_one():
