@@ -34,6 +34,8 @@ CPU only: `.numpy()` needs host memory, so the registry declares devices={"cpu"}
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -228,41 +230,58 @@ def _product(a: torch.Tensor, b: torch.Tensor, run) -> torch.Tensor:
 _ELEMENT = {dtype: _NUMPY[dtype](0) for dtype in _NATIVE}
 
 
+class _TunedCall:
+    """What numba_tuned's calls share for one input dtype and block shape
+    (`block` = _block_shape()'s (ahead, rows, cols)), made once: a 5-row
+    product takes a few microseconds, and finding these by (dtype, block)
+    on every call cost a third of them on the Xeon of round 3."""
+
+    def __init__(self, dtype: torch.dtype, block):
+        if simd is None:
+            raise ImportError(NUMBA_MISSING)
+        self.block, self.dtype = block, _compute_dtype(dtype)
+        self.native = dtype is self.dtype  # a read in place, without a conversion
+        self.element = _ELEMENT[self.dtype]
+        self.multiple = len(block[-1])
+        self.tag = ("bt", self.dtype, self.multiple)
+        # (dtype, block) fixes the arguments' types: see entries
+        self.builds = launch(BUILDS, simd.blocked_serial, simd.blocked, (self.dtype, block),
+                             len(block[1]), simd.blocked_at)
+
+    def prepare(self, b: torch.Tensor) -> tuple[np.ndarray, int, int]:
+        """b transposed, so each column of b is a contiguous row streamed with
+        a's rows, padded with zero rows to whole passes; its address and its
+        rows. It is small, and prepared (PREPARED) once per state of b."""
+        bt = _transposed(b, self.dtype, self.multiple)
+        return bt, bt.ctypes.data, bt.shape[0]
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        (m, k), n = a.shape, b.shape[1]
+        builds = self.builds
+        if (m * n and self.native and a.is_cpu and a.is_contiguous()
+                and (m <= builds.part_rows or builds.runs_serially(m, k * n))):
+            # A call on one thread passes data pointers: for a small product the
+            # conversions to numpy and back cost more than the arithmetic.
+            _, address, rows = PREPARED.get_one(b, self.tag, self.prepare)
+            out = a.new_empty(m, n)
+            builds.run_at(a.data_ptr(), address, out.data_ptr(), m, k, rows, n, self.element,
+                          *self.block)
+            return out
+
+        def run(a, b, dtype, out):
+            builds.run(m, k * n, threads(), _host_array(a, dtype),
+                       PREPARED.get_one(b, self.tag, self.prepare)[0], out, *self.block)
+
+        return _product(a, b, run)
+
+
+_tuned_call = functools.cache(_TunedCall)
+_TUNED_CALLS: dict[torch.dtype, _TunedCall] = {}  # numba_tuned's, by input dtype
+
+
 def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
     """a @ b by simd.blocked with `block` = _block_shape()'s (ahead, rows, cols)."""
-    if simd is None:
-        raise ImportError(NUMBA_MISSING)
-    # b transposed, so each column of b is a contiguous row streamed with a's
-    # rows; padded with zero rows to whole passes. It is small, and prepared
-    # once per state of b.
-    dtype = a.dtype if a.dtype in _ELEMENT else _compute_dtype(a.dtype)
-    multiple = len(block[-1])
-    # (dtype, block) fixes the arguments' types: see entries
-    builds = launch(BUILDS, simd.blocked_serial, simd.blocked, (dtype, block), len(block[1]),
-                    simd.blocked_at)
-    (m, k), n = a.shape, b.shape[1]
-    if (m * n and a.dtype is dtype and a.is_cpu and a.is_contiguous()
-            and builds.runs_serially(m, k * n)):
-        # A call on one thread passes data pointers: for a small product the
-        # conversions to numpy and back cost more than the arithmetic.
-        bt, address = PREPARED.get_one(b, ("bt", dtype, multiple),
-                                       lambda: _with_address(_transposed(b, dtype, multiple)))
-        out = a.new_empty(m, n)
-        builds.run_at(a.data_ptr(), address, out.data_ptr(), m, k, bt.shape[0], n, _ELEMENT[dtype],
-                      *block)
-        return out
-
-    def run(a, b, dtype, out):
-        bt, _ = PREPARED.get_one(b, ("bt", dtype, multiple),
-                                 lambda: _with_address(_transposed(b, dtype, multiple)))
-        builds.run(m, k * n, threads(), _host_array(a, dtype), bt, out, *block)
-
-    return _product(a, b, run)
-
-
-def _with_address(array: np.ndarray) -> tuple[np.ndarray, int]:
-    """array and the address of its data (numpy's ctypes attribute costs 0.5 us a read)."""
-    return array, array.ctypes.data
+    return _tuned_call(a.dtype, block)(a, b)
 
 
 def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -276,7 +295,10 @@ def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     horizontal sum per output) while the L2 prefetches keep x streaming in
     from memory at that rate; with x on 4 KB pages, page walks come on top.
     """
-    return _tuned(a, b, _BLOCK)
+    call = _TUNED_CALLS.get(a.dtype)
+    if call is None:
+        call = _TUNED_CALLS[a.dtype] = _tuned_call(a.dtype, _BLOCK)
+    return call(a, b)
 
 
 def numba_fused(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

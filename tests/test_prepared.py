@@ -21,7 +21,7 @@ def cached_sum(cache: PreparedWeights, *tensors: torch.Tensor) -> float:
 
 
 def cached_sum_of_one(cache: PreparedWeights, t: torch.Tensor) -> float:
-    return cache.get_one(t, ("sum",), lambda: float(t.sum()))
+    return cache.get_one(t, ("sum",), lambda t: float(t.sum()))
 
 
 EDITS = pytest.mark.parametrize("edit", [
