@@ -76,8 +76,14 @@ def test_one_shared_capture_gives_memrays_own_peaks():
              lambda: matmul.KERNELS["einsum"](a, b), lambda: [a + 1, b + 1]]
     for call in calls:
         call()
-    together = memory.measure_together(calls)
-    alone = [memory.measure_alone(call) for call in calls]
+    # A tracker sees every thread, and a pytest-xdist worker's message thread
+    # allocates whenever work arrives (1 044 allocator calls, 12 KB, in one
+    # call's own capture once). Other threads only ever add, so the least of
+    # three captures is the call's own.
+    captures = [memory.measure_together(calls) for _ in range(3)]
+    together = [min(found, key=lambda m: m.peak_bytes) for found in zip(*captures)]
+    alone = [min((memory.measure_alone(call) for _ in range(3)), key=lambda m: m.peak_bytes)
+             for call in calls]
     for shared, own in zip(together, alone):
         # The markers' own bookkeeping adds a few objects to each call in the shared capture.
         assert abs(shared.peak_bytes - own.peak_bytes) <= 4096, (shared, own)
