@@ -361,21 +361,30 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
         if (layer.w.dtype is not dtype or layer.b.dtype is not dtype or not layer.w.is_cpu
                 or not layer.b.is_cpu or 0 in layer.w.shape):
             return NotImplemented
-    m = x.shape[0]
+    (m, k), n = x.shape, layers[-1].out_features
     if m == 0:
-        return torch.empty(0, layers[-1].out_features, dtype=dtype)
-    out = np.empty((m, layers[-1].out_features), _NUMPY[dtype])
-    block = (*_broadcast_shape(), (0,) * FORWARD_REST_COLUMNS)  # simd.forward's last four
+        return torch.empty(0, n, dtype=dtype)
+    block = _FORWARD_BLOCK
     tensors = tuple(t for layer in layers for t in (layer.w, layer.b))
     (w1, w1t_rest, bias1, padded), macs_per_row = PREPARED.get(
         tensors, ("forward", dtype, block), lambda: _forward_weights(layers, dtype))
-    count = threads()
     # (dtype, depth, block) fixes the arguments' types: see entries
     build = launch(BUILDS, simd.forward_serial, simd.forward, (dtype, len(layers), block),
-                   len(block[1]))
+                   len(block[1]), simd.forward_at)
+    if x.is_contiguous() and (m <= build.part_rows or build.runs_serially(m, macs_per_row)):
+        # One thread: x and the logits by their data pointers (see _TunedCall).
+        out = x.new_empty(m, n)
+        build.run_at(x.data_ptr(), m, k, w1, w1t_rest, bias1, padded, out.data_ptr(), n,
+                     _ELEMENT[dtype], *block)
+        return out
+    out = np.empty((m, n), _NUMPY[dtype])
+    count = threads()
     build.run(m, macs_per_row, count, _host_array(x, dtype), w1, w1t_rest, bias1, padded, out,
               count, *block)
     return torch.from_numpy(out)
+
+
+_FORWARD_BLOCK = (*_broadcast_shape(), (0,) * FORWARD_REST_COLUMNS)  # simd.forward's last four
 
 
 def _lanes(dtype: torch.dtype) -> int:

@@ -29,8 +29,10 @@ CAPACITY = 32
 MAX_ELEMENTS = 1 << 22
 
 
-def _state(t: torch.Tensor) -> tuple:
-    return t._version, t.data_ptr(), t.shape, t.stride()
+def _states(tensors) -> list[tuple]:
+    # Written out in one comprehension: a call per tensor cost 0.1 us each,
+    # and the fused forward pass checks four tensors on every call.
+    return [(t._version, t.data_ptr(), t.shape, t.stride()) for t in tensors]
 
 
 class PreparedWeights:
@@ -45,9 +47,9 @@ class PreparedWeights:
         # The entry holds its tensors, so while it exists no other object has their ids.
         key = (tag, *map(id, tensors))
         entry = self._entries.get(key)
-        if entry is not None and entry[1] == [_state(t) for t in tensors]:
+        if entry is not None and entry[1] == _states(tensors):
             return entry[2]
-        states = [_state(t) for t in tensors]
+        states = _states(tensors)
         value = build()
         self.builds += 1
         if sum(t.numel() for t in tensors) <= self.max_elements:

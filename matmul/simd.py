@@ -40,8 +40,8 @@ inner loops out in LLVM vectors through a few intrinsics:
   forward pass, fused per block of rows: broadcast blocks for every layer,
   dot blocks for the first layer's outputs past its last whole vector), each
   also built for one thread (`blocked_serial`, `broadcast_serial`,
-  `forward_serial`; `blocked_at` runs blocked_serial on matrices given by
-  their data pointers, `pointer_at`); and the
+  `forward_serial`; `blocked_at` and `forward_at` run those on matrices
+  given by their data pointers, `pointer_at`); and the
   roofs' microkernels `fma_peak` (one fma_chains loop per thread) and
   `read_sum` (a wide-load read, also `read_sum_serial`). `compiled`
   chooses their block shape and wraps them for torch.
@@ -804,6 +804,14 @@ def pointer_at(typingctx, address, like):
 
 
 @_jit()
+def forward_at(x, m, k, w1, w1t_rest, bias1, padded, out, n, like, ahead, rows, vectors, cols):
+    # forward_serial with x (m x k) and out (m x n) given by their data
+    # pointers, elements of like's type, as blocked_at below.
+    forward_serial(numba.carray(pointer_at(x, like), (m, k)), w1, w1t_rest, bias1, padded,
+                   numba.carray(pointer_at(out, like), (m, n)), 1, ahead, rows, vectors, cols)
+
+
+@_jit()
 def blocked_at(a, bt, c, m, k, bt_rows, n, like, ahead, rows, cols):
     # blocked_serial on the C-contiguous matrices at addresses a (m x k), bt
     # (bt_rows x k) and c (m x n), elements of like's type: a small call then
@@ -820,5 +828,5 @@ read_sum_serial = _jit()(_renamed(read_sum.py_func, "read_sum_serial"))
 __all__ = ["FEATURES", "VECTOR_BYTES", "VECTOR_REGISTERS", "Vector", "blocked", "blocked_at",
            "blocked_serial",
            "broadcast", "broadcast_block", "broadcast_serial", "dot_block", "fma_chains",
-           "fma_peak", "forward", "forward_serial", "lanes", "read_sum", "read_sum_serial",
+           "fma_peak", "forward", "forward_at", "forward_serial", "lanes", "read_sum", "read_sum_serial",
            "vadd", "vector_of", "vlane", "vload", "vsplat"]

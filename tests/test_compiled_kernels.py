@@ -218,16 +218,22 @@ def test_serial_and_parallel_builds_agree_to_the_bit(k, monkeypatch):
     assert all(map(torch.equal, *results))
 
 
+@pytest.fixture
+def converted(monkeypatch):
+    """The operands that go through numpy arrays (compiled._host_array)."""
+    found = []
+    to_numpy = compiled._host_array
+    monkeypatch.setattr(compiled, "_host_array",
+                        lambda t, dtype: found.append(t) or to_numpy(t, dtype))
+    return found
+
+
 @needs_numba
 @pytest.mark.parametrize("k", [6, 784, 1003])
-def test_a_product_by_data_pointers_gives_the_bits_of_one_by_arrays(k, monkeypatch):
+def test_a_product_by_data_pointers_gives_the_bits_of_one_by_arrays(k, converted):
     """numba_tuned on one block of rows passes torch's data pointers
     (simd.blocked_at); a non-contiguous a goes through numpy arrays. Both
     run the serial build's loops, so they agree to the bit."""
-    converted = []  # the operands that went through numpy
-    to_numpy = compiled._host_array
-    monkeypatch.setattr(compiled, "_host_array",
-                        lambda t, dtype: converted.append(t) or to_numpy(t, dtype))
     generator = torch.Generator().manual_seed(6)
     a = torch.randn(compiled.ROWS, k, generator=generator)
     b = torch.randn(k, 13, generator=generator)
@@ -236,6 +242,20 @@ def test_a_product_by_data_pointers_gives_the_bits_of_one_by_arrays(k, monkeypat
     assert len(converted) == 1 and converted[0] is strided
     assert torch.equal(*results)
     torch.testing.assert_close(results[0], a @ b, atol=1e-4, rtol=1e-4)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_a_fused_pass_by_data_pointers_gives_the_bits_of_one_by_arrays(dtype, converted):
+    """The same for numba_fused's forward pass (simd.forward_at) on one block."""
+    mlp = _mlp((37, 23, 17, 3), dtype).with_kernel("numba_fused")
+    x = torch.randn(compiled.BROADCAST_ROWS, 37, generator=torch.Generator().manual_seed(7),
+                    dtype=dtype)
+    strided = x.T.contiguous().T
+    results = [mlp(v) for v in (x, strided)]
+    assert len(converted) == 1 and converted[0] is strided
+    assert torch.equal(*results)
+    check_forward(results[0], mlp.layers, x)
 
 
 @needs_numba
