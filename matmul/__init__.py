@@ -4,6 +4,8 @@ Every kernel is declared once below; `python -m matmul` lists them.
 """
 # First, before anything imports torch: one OpenMP runtime for torch and numba.
 from . import openmp  # noqa: F401, I001
+import torch
+
 from . import compiled, lesson, tiled, triton_kernels
 from .contract import ContractError, check_operands
 from .registry import (
@@ -13,6 +15,7 @@ from .registry import (
     Kernel,
     UnsupportedDeviceError,
     UnsupportedDtypeError,
+    UnsupportedLayoutError,
     Workspace,
     get_kernel,
     register,
@@ -32,11 +35,17 @@ CPU = frozenset({"cpu"})
 # transposed, padded to whole passes of columns; the rest allocate the output.
 ROW_PRODUCT = Workspace("output + k (one row times one column)", lambda m, k, n: k)
 ROW_BROADCAST = Workspace("output + k·n (one row broadcast against b)", lambda m, k, n: k * n)
-register("three_loops", lesson.three_loops, python_dims=3, max_rows=5, workspace=OUTPUT_ONLY)
-register("dot_product", lesson.dot_product, python_dims=2, max_rows=50, workspace=ROW_PRODUCT)
+# Indexing and torch's own product read sparse operands too; the others
+# reshape, copy or read memory directly (the registry's default: strided).
+ANY_LAYOUT = frozenset({torch.strided, torch.sparse_coo, torch.sparse_csr})
+register("three_loops", lesson.three_loops, python_dims=3, max_rows=5, workspace=OUTPUT_ONLY,
+         layouts=ANY_LAYOUT)
+register("dot_product", lesson.dot_product, python_dims=2, max_rows=50, workspace=ROW_PRODUCT,
+         layouts=ANY_LAYOUT)
 register("broadcast", lesson.broadcast, python_dims=1, max_rows=5_000, workspace=ROW_BROADCAST)
 register("einsum", lesson.einsum, python_dims=0, max_rows=50_000, workspace=OUTPUT_ONLY)
-register("builtin", lesson.builtin, python_dims=0, max_rows=50_000, workspace=OUTPUT_ONLY)
+register("builtin", lesson.builtin, python_dims=0, max_rows=50_000, workspace=OUTPUT_ONLY,
+         layouts=ANY_LAYOUT)
 register("tiled", tiled.tiled, python_dims=1, max_rows=5_000, params={"tile": tiled.DEFAULT_TILE},
          workspace=OUTPUT_ONLY)
 register("numba_three_loops", compiled.numba_three_loops, python_dims=0, max_rows=5_000,
@@ -58,6 +67,6 @@ register("triton_skinny", triton_kernels.triton_skinny, dtypes=triton_kernels.SK
 
 __all__ = [
     "KERNELS", "OUTPUT_ONLY", "UNAVAILABLE", "ContractError", "Kernel", "UnsupportedDeviceError",
-    "UnsupportedDtypeError", "Workspace",
+    "UnsupportedDtypeError", "UnsupportedLayoutError", "Workspace",
     "check_operands", "get_kernel", "register",
 ]

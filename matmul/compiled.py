@@ -339,7 +339,7 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
     them at a time; the outputs past the last whole vector as dot blocks,
     FORWARD_REST_COLUMNS a pass) into a cache-resident buffer (+ bias, relu),
     then each later layer the same way. NotImplemented unless x and every weight and bias
-    share float32 or float64 on the CPU and there are at least two layers
+    share float32 or float64 on the CPU, x is dense (strided), and there are at least two layers
     (forward.MLP then runs one kernel call per layer).
 
     Model: layer 1 is FMA-bound: each step loads BROADCAST_VECTORS vectors of
@@ -357,7 +357,7 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
     # is_cpu, a flag, where device.type builds a device object (0.3 us each
     # on the Xeon of round 3, stop 35: 1.4 us of a 19 us 5-row pass).
     if (len(layers) < 2 or dtype not in (torch.float32, torch.float64)
-            or not x.is_cpu or x.dim() != 2):
+            or not x.is_cpu or x.dim() != 2 or x.layout is not torch.strided):
         return NotImplemented
     for layer in layers:
         if (layer.w.dtype is not dtype or layer.b.dtype is not dtype or not layer.w.is_cpu

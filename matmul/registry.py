@@ -49,6 +49,14 @@ class UnsupportedDtypeError(TypeError):
     """A kernel was handed operands whose product dtype it does not compute."""
 
 
+class UnsupportedLayoutError(TypeError):
+    """A kernel was handed a sparse (or other non-strided) operand it does not read."""
+
+
+# Dense tensors only: what every kernel that reads memory directly takes.
+STRIDED = frozenset({torch.strided})
+
+
 @dataclass(frozen=True)
 class Kernel:
     """A registered kernel: call it as `kernel(a, b)`; the raw function is `.fn`.
@@ -70,6 +78,10 @@ class Kernel:
               a tile size); `dataclasses.replace(kernel, params=...)` varies them.
     workspace: what a call allocates beyond its output (a Workspace), checked
               against the measured peak; None: not declared.
+    layouts:  operand layouts (torch.strided, torch.sparse_coo, ...) the kernel
+              reads. Checked only when a call fails, so that the common call
+              pays nothing: a failure on a layout not declared becomes an
+              UnsupportedLayoutError naming both operands.
     """
 
     name: str
@@ -81,6 +93,7 @@ class Kernel:
     forward: Callable | None = None
     params: dict = field(default_factory=dict)
     workspace: Workspace | None = None
+    layouts: frozenset[torch.layout] = STRIDED
 
     @property
     def summary(self) -> str:
@@ -106,11 +119,21 @@ class Kernel:
                 f"kernel {self.name!r} computes {sorted(map(str, self.dtypes))}, got "
                 f"a {tuple(a.shape)} {a.dtype} @ b {tuple(b.shape)} {b.dtype} (product {dtype})"
             )
-        if a.dtype is not dtype:
-            a = a.to(dtype)
-        if b.dtype is not dtype:
-            b = b.to(dtype)
-        return self.fn(a, b, **self.params) if self.params else self.fn(a, b)
+        try:
+            if a.dtype is not dtype:
+                a = a.to(dtype)
+            if b.dtype is not dtype:
+                b = b.to(dtype)
+            return self.fn(a, b, **self.params) if self.params else self.fn(a, b)
+        except Exception as error:
+            # A try costs nothing until it catches (Python 3.11), so the layouts
+            # are looked at only here; the kernel's own error stays as the cause.
+            if a.layout not in self.layouts or b.layout not in self.layouts:
+                raise UnsupportedLayoutError(
+                    f"kernel {self.name!r} reads {sorted(map(str, self.layouts))} tensors, got "
+                    f"a {tuple(a.shape)} {a.layout} @ b {tuple(b.shape)} {b.layout}"
+                ) from error
+            raise
 
     def python_steps(self, m: int, k: int, n: int) -> int:
         """Interpreter steps for an (m x k) @ (k x n) product: the cost model."""

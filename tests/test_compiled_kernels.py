@@ -11,6 +11,7 @@ import functools
 import pytest
 import torch
 
+import matmul
 from forward import MLP, Linear, check_forward
 from matmul import KERNELS, UNAVAILABLE, UnsupportedDeviceError, compiled
 from matmul.tiled import DEFAULT_TILE, tiled
@@ -166,6 +167,10 @@ def test_fused_forward_declines_what_it_does_not_fuse():
         expected = mlp.with_kernel(dataclasses.replace(KERNELS["numba_fused"], forward=None))(inputs)
         assert out.dtype == expected.dtype
         assert torch.equal(out, expected) if declined else torch.allclose(out, expected)
+    # A sparse input is declined too, and layer by layer the kernel names its layout.
+    assert compiled.fused_forward(x.to_sparse(), float32.layers) is NotImplemented
+    with pytest.raises(matmul.UnsupportedLayoutError, match="'numba_fused' reads .*sparse_coo"):
+        float32.with_kernel("numba_fused")(x.to_sparse())
 
 
 def test_registry_passes_the_declared_tile():

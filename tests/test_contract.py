@@ -6,12 +6,14 @@ these rules live in test_kernel_properties.py.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 import matmul
 from kernel_params import kernel_params
-from matmul import ContractError, Kernel, UnsupportedDtypeError
+from matmul import ContractError, Kernel, UnsupportedDtypeError, UnsupportedLayoutError
 from matmul.accuracy import check_product
 
 KERNELS = pytest.mark.parametrize("kernel", kernel_params())
@@ -46,6 +48,43 @@ def test_lesson_example(kernel):
         b = torch.tensor([[5, 6], [7, 8]], dtype=dtype)
         c = product_or_refusal(kernel, a, b)
         assert c is None or c.tolist() == [[19, 22], [43, 50]], dtype
+
+
+SPARSE = pytest.mark.parametrize("layout, operand_index", [
+    (torch.sparse_coo, 0), (torch.sparse_coo, 1), (torch.sparse_csr, 0),
+], ids=["coo-a", "coo-b", "csr-a"])
+
+
+@KERNELS
+@SPARSE
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+def test_a_sparse_operand_is_computed_or_refused_naming_its_layout(kernel, layout, operand_index):
+    dtype = widest_float(kernel)
+    dense = [operand(3, 4, seed=1, dtype=dtype), operand(4, 2, seed=2, dtype=dtype)]
+    operands = list(dense)
+    operands[operand_index] = dense[operand_index].to_sparse(layout=layout)
+    if layout in kernel.layouts:
+        c = kernel(*operands)
+        assert torch.equal(c.to_dense() if c.layout != torch.strided else c, dense[0] @ dense[1])
+    else:
+        with pytest.raises(UnsupportedLayoutError, match=rf"'{kernel.name}' reads .*{layout}"):
+            kernel(*operands)
+
+
+def test_a_kernels_own_errors_pass_through_on_its_declared_layouts():
+    def fails(a, b):
+        raise RuntimeError("the kernel's own error")
+
+    kernel = Kernel(name="fails", fn=fails, python_dims=0, max_rows=0)
+    with pytest.raises(RuntimeError, match="the kernel's own error"):
+        kernel(torch.ones(2, 3), torch.ones(3, 1))
+    sparse = dataclasses.replace(kernel, layouts=frozenset({torch.strided, torch.sparse_coo}))
+    with pytest.raises(RuntimeError, match="the kernel's own error"):
+        sparse(torch.ones(2, 3).to_sparse(), torch.ones(3, 1))
+    with pytest.raises(UnsupportedLayoutError, match=r"got a \(2, 3\) torch.sparse_coo @ b \(3, 1\) "
+                                                     r"torch.strided") as raised:
+        kernel(torch.ones(2, 3).to_sparse(), torch.ones(3, 1))
+    assert "the kernel's own error" in str(raised.value.__cause__)
 
 
 def test_undeclared_dtype_is_refused_before_the_kernel_runs():
