@@ -262,10 +262,13 @@ class _TunedCall:
                 and (m <= builds.part_rows or builds.runs_serially(m, k * n))):
             # A call on one thread passes data pointers: for a small product the
             # conversions to numpy and back cost more than the arithmetic.
-            _, address, rows = PREPARED.get_one(b, self.tag, self.prepare)
+            # bt is held here while the compiled call reads its address (an
+            # uncached build, or an entry evicted meanwhile, has no other owner).
+            bt, address, rows = PREPARED.get_one(b, self.tag, self.prepare)
             out = a.new_empty(m, n)
             builds.run_at(a.data_ptr(), address, out.data_ptr(), m, k, rows, n, self.element,
                           *self.block)
+            del bt
             return out
 
         def run(a, b, dtype, out):
