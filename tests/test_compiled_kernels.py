@@ -264,6 +264,20 @@ def test_a_fused_pass_by_data_pointers_gives_the_bits_of_one_by_arrays(dtype, co
 
 
 @needs_numba
+def test_a_pass_on_part_of_a_block_gives_the_bits_of_the_whole_block(converted, monkeypatch):
+    """Fewer rows than a block run a block of exactly that many rows
+    (compiled._part_block); each row's sums are the same, so are the bits."""
+    made = []
+    part_block = compiled._part_block
+    monkeypatch.setattr(compiled, "_part_block", lambda *key: made.append(key) or part_block(*key))
+    mlp = _mlp((37, 23, 17, 3), torch.float32).with_kernel("numba_fused")
+    x = torch.randn(compiled.BROADCAST_ROWS, 37, generator=torch.Generator().manual_seed(8))
+    rows = compiled.BROADCAST_ROWS - 3
+    assert torch.equal(mlp(x[:rows].clone()), mlp(x)[:rows])
+    assert made == [(torch.float32, 3, rows)] and not converted
+
+
+@needs_numba
 def test_fused_pass_in_parts_gives_the_bits_of_one_part():
     """simd.forward split into more parts than the machine has threads (each
     part then works from its own copies of the later layers) against one part
