@@ -48,7 +48,8 @@ def entry(dispatcher, key: Hashable) -> Callable:
 
 
 def clear() -> None:
-    """Forget every entry point and launch (tests)."""
+    """Forget every entry point and launch (tests); a Launch a caller keeps
+    (compiled's _TunedCall, _part_block) stays usable, remembering its own."""
     _ENTRIES.clear()
     _LAUNCHES.clear()
 
