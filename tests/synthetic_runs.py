@@ -19,12 +19,13 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
              slowdown: float = 0.0, thresholds: dict[str, float] | None = None,
              commit: str = "abc", commit_time: str | None = "2026-11-29T00:00:00+00:00",
              ran: str = "2026-11-29T00:00:00", peaks: dict[str, int] | None = None,
-             tracking: str | None = None) -> dict:
+             tracking: str | None = None, reference: str = "builtin") -> dict:
     """A saved run of one process: {name: median seconds}; factors slow (>1) a benchmark;
     peaks gives benchmarks the peak bytes one call allocated (runs.Memory); tracking
     names an alternative reference timed in every round that shifts with the
-    process as the benchmark does (the primary one does not)."""
+    process as the benchmark does (the primary one, named `reference`, does not)."""
     rng = np.random.default_rng(seed)
+    reference_name = reference
     entries = []
     for name, median in benchmarks.items():
         shift = rng.lognormal(0.0, process_sigma)        # this process as a whole
@@ -34,7 +35,7 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
         kernel = name.split("-")[0]
         info = runs.extra_info(Workload("matmul", kernel, 5, 1000, 1000),
                                Environment(torch, threads, "cpu", slowdown),
-                               "builtin", reference.tolist(),
+                               reference_name, reference.tolist(),
                                memory=(runs.Memory(peaks[name], 10, 200)
                                        if name in (peaks or {}) else None),
                                alternatives=({tracking: (10e-6 * shift * drift * rng.lognormal(

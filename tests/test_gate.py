@@ -131,6 +131,16 @@ def test_an_alternative_one_side_lacks_is_not_chosen(tmp_path):
     assert all(r.outcome is not decide.Outcome.INCOMPARABLE for r in rows)
 
 
+def test_a_primary_reference_renamed_between_the_sides_is_not_chosen(tmp_path):
+    # A revision that changed what the primary reference times (round 3, stop
+    # 36: the builtin kernel through the registry -> torch's own operations).
+    base, cand = sides(tmp_path, 6, tracking="fma", reference="torch",
+                       base_options={"tracking": "fma"})
+    rows = gate.compare(load(base), load(cand))
+    assert {r.normalization for r in rows} <= {"none", "pair:fma"}
+    assert all(r.outcome is not decide.Outcome.INCOMPARABLE for r in rows)
+
+
 def test_alternatives_pair_by_index_and_a_fault_in_one_drops_its_round(tmp_path):
     document = make_run(SUITE, seed=1, tracking="fma", rounds=50)
     bench = document["benchmarks"][0]
@@ -177,15 +187,17 @@ def test_new_and_removed_benchmarks_are_listed(tmp_path):
                      "test_matmul[numba-rows5]": "new"}
 
 
-def test_changed_reference_is_incomparable(tmp_path):
+def test_changed_reference_is_incomparable_by_it_and_not_chosen_by_auto(tmp_path):
     base, cand = sides(tmp_path, 3)
     path = cand / "block-002.json"
     document = json.loads(path.read_text())
     document["benchmarks"][0]["extra_info"]["reference"] = "read_x"
     write(path, document)
-    rows = gate.compare(load(base), load(cand))
+    rows = gate.compare(load(base), load(cand), gate.Settings(normalize="pair"))
     assert rows[0].outcome is decide.Outcome.INCOMPARABLE and "read_x" in rows[0].note
     assert gate.exit_code(rows) == 2
+    rows = gate.compare(load(base), load(cand))
+    assert rows[0].normalization == "none" and rows[0].outcome is decide.Outcome.NO_CHANGE
 
 
 # ---------------------------------------------------------------- the statistics

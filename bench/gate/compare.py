@@ -195,6 +195,8 @@ def choose_normalization(requested: str, base: list[Benchmark], candidate: list[
     reference cancels the machine's drift only when it drifts with the call,
     otherwise it adds its own noise. Variation within a side does not depend
     on the change between the sides, so the choice cannot favour a verdict.
+    pair and run are choices only where every process names the same primary
+    reference (a revision may change what it times, as round 3's stop 36 did).
     With fewer than three processes a side, the single-run rule of
     bench.runs.resolve_normalization.
     """
@@ -207,8 +209,12 @@ def choose_normalization(requested: str, base: list[Benchmark], candidate: list[
         return sum(np.var([decide.process_value(b.normalized(mode)) for b in side], ddof=1)
                    * (len(side) - 1) for side in (base, candidate))
 
-    shared = set.intersection(*(set(b.alternatives) for b in [*base, *candidate]))
-    modes = ("pair", "run", "none", *(runs.alternative_mode(name) for name in sorted(shared)))
+    everyone = [*base, *candidate]
+    shared = set.intersection(*(set(b.alternatives) for b in everyone))
+    # A primary reference that is not the same on every process (a revision
+    # that changed it) is no choice either: its ratios say nothing about each other.
+    primary = ("pair", "run") if len({b.reference_name for b in everyone}) == 1 else ()
+    modes = (*primary, "none", *(runs.alternative_mode(name) for name in sorted(shared)))
     return min(modes, key=pooled)
 
 

@@ -42,6 +42,6 @@ def test_forward(kernel, rows, mlp, normalized, bound, timed, benchmark):
     benchmark.group = f"forward rows={rows}"
     mlp = mlp.with_kernel(kernel)
     check_forward(mlp(x), mlp.layers, x, bound(rows))
-    builtin_mlp = mlp.with_kernel(cases.REFERENCE_KERNEL)
-    timed(lambda: mlp(x), cases.reference_for(kernel, x, lambda: builtin_mlp(x)),
+    layers = mlp.layers
+    timed(lambda: mlp(x), cases.reference_for(kernel, x, lambda: cases.torch_forward(x, layers)),
           cases.forward_workload(kernel.name, x, mlp.sizes))
