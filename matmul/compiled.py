@@ -278,13 +278,7 @@ class _TunedCall:
         return _product(a, b, run)
 
 
-_tuned_call = functools.cache(_TunedCall)
 _TUNED_CALLS: dict[torch.dtype, _TunedCall] = {}  # numba_tuned's, by input dtype
-
-
-def _tuned(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
-    """a @ b by simd.blocked with `block` = _block_shape()'s (ahead, rows, cols)."""
-    return _tuned_call(a.dtype, block)(a, b)
 
 
 def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -302,7 +296,7 @@ def numba_tuned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """
     call = _TUNED_CALLS.get(a.dtype)
     if call is None:
-        call = _TUNED_CALLS[a.dtype] = _tuned_call(a.dtype, _BLOCK)
+        call = _TUNED_CALLS[a.dtype] = _TunedCall(a.dtype, _BLOCK)
     return call(a, b)
 
 
