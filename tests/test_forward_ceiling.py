@@ -61,3 +61,10 @@ def test_a_wrong_fma_microkernel_is_caught(tool, monkeypatch):
     monkeypatch.setattr(tool.roofs, "fma_peak", off_by_one)
     with pytest.raises(RuntimeError, match="the FMA microkernel computed"):
         tool.measure(rows=40, rounds=1, thread_counts=[1])
+
+
+@pytest.mark.parametrize("option", ["--rows", "--rounds"])
+def test_a_count_below_one_is_refused_by_name(tool, option, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        tool.main([option, "0"])
+    assert exit_.value.code == 2 and f"{option} must be at least 1, got 0" in capsys.readouterr().err

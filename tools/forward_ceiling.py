@@ -179,6 +179,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=50_000, help="rows of x (default 50 000)")
     parser.add_argument("--rounds", type=int, default=15, help="rounds of every step (default 15)")
     args = parser.parse_args(argv)
+    for name in ("rows", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     cpu = cpu_info()
     print(f"{cpu.get('brand_raw', '?')}, {cpu.get('count', '?')} CPUs, "
           f"L2 {cpu.get('l2_cache_size', '?')}; torch {torch.__version__}, "
