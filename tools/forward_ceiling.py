@@ -22,21 +22,29 @@ interleaved, so that the machine's drift falls on every step alike:
   outputs, relu, layer 2, and the thread pool).
 
 On one thread, then `fma`, `fma after a kernel` and `forward` on all of
-numba's threads. x is random normal float32 (its values do not change the
-work), not MNIST. Every step's result is checked before it is timed. Prints
+numba's threads, in the suite's environment (bench.suite.command's
+SUITE_ENV, set before torch loads: x on transparent huge pages). x is random
+normal float32 (its values do not change the work), not MNIST. Every step's result is checked before it is timed. Prints
 a markdown table; README's roofline section quotes it with the machine named.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+
+from bench.suite.command import SUITE_ENV  # noqa: E402
+
+# As in every suite run (x on transparent huge pages), set before torch loads.
+for _name, _value in SUITE_ENV.items():
+    os.environ.setdefault(_name, _value)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from bench.suite import cases, roofs  # noqa: E402
 from bench.suite.machine import cpu_info  # noqa: E402
