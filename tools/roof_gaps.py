@@ -265,22 +265,18 @@ def _skinny_at(x: torch.Tensor, w: torch.Tensor, rounds: int, threads: int) -> l
 
 # ---------------------------------------------------------------- the tables
 
+# The columns both tables lead with, then each part's rates.
+_STEP = [Column("step", "left", lambda r: r["step"]),
+         Column("threads", "right", lambda r: str(r["threads"])),
+         Column("median", "right", lambda r: f"{r['median_s'] * 1e3:.2f} ms")]
 COLUMNS = {
-    "forward": [
-        Column("step", "left", lambda r: r["step"]),
-        Column("threads", "right", lambda r: str(r["threads"])),
-        Column("median", "right", lambda r: f"{r['median_s'] * 1e3:.2f} ms"),
-        Column("GFLOP/s", "right", lambda r: f"{r['gflops']:.0f}"),
-        Column("of `fma`'s best round", "right", lambda r: f"{r['of_best']:.0%}"),
-        Column("of its median", "right", lambda r: f"{r['of_median']:.0%}"),
-    ],
-    "skinny": [
-        Column("step", "left", lambda r: r["step"]),
-        Column("threads", "right", lambda r: str(r["threads"])),
-        Column("median", "right", lambda r: f"{r['median_s'] * 1e3:.2f} ms"),
-        Column("GB/s of x", "right", lambda r: f"{r['gbytes']:.1f}"),
-        Column("x the faster read", "right", lambda r: f"{r['of_read']:.2f}"),
-    ],
+    "forward": [*_STEP,
+                Column("GFLOP/s", "right", lambda r: f"{r['gflops']:.0f}"),
+                Column("of `fma`'s best round", "right", lambda r: f"{r['of_best']:.0%}"),
+                Column("of its median", "right", lambda r: f"{r['of_median']:.0%}")],
+    "skinny": [*_STEP,
+               Column("GB/s of x", "right", lambda r: f"{r['gbytes']:.1f}"),
+               Column("x the faster read", "right", lambda r: f"{r['of_read']:.2f}")],
 }
 GAPS = {"forward": forward_gaps, "skinny": skinny_gaps}
 
