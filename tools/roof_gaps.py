@@ -12,12 +12,14 @@ suite's environment (bench.suite.command's SUITE_ENV, set before torch
 loads: x on transparent huge pages); x is random normal float32, not MNIST
 (its values do not change the work).
 
-forward: on one thread all five steps, on all of numba's threads the 1st, 2nd and 5th:
+forward: on one thread all six steps, on all of numba's threads all but the layer-1 loops:
 - `fma`: the roof's microkernel, as the suite times it: its rounds back to
   back, so the last of STREAK_S of calls is the one timed;
-- `fma after a kernel`: the same FMAs in calls 16 times shorter, the 2nd to
-  4th right after a forward pass (the 1st carries the vector units'
-  wake-up): how fast FMAs issue in the state a kernel with loads leaves;
+- `fma, short calls`: the same FMAs in calls 16 times shorter, the 2nd to
+  4th of AFTER_CALLS right after `fma`: what a short call's own overhead costs;
+- `fma after a kernel`: the same short calls, the 2nd to 4th right after a
+  forward pass (the 1st carries the vector units' wake-up): against `fma,
+  short calls`, how fast FMAs issue in the state a kernel with loads leaves;
 - `layer-1 loop in cache`: the pass's layer-1 loop (simd's broadcast blocks
   over the whole vectors of outputs: 48 of the 50 with AVX-512's or AVX2's
   floats) over CACHE_ROWS rows again and again: its ceiling, nothing from memory;
@@ -118,18 +120,18 @@ def _streak(call) -> None:
 
 
 def _rounds(steps: dict, rounds: int, before: dict | None = None,
-            after=None) -> dict[str, list[float]]:
-    """Each step's seconds, one call a round in the steps' order; before[name],
-    untimed, just ahead of that step's call; after(seconds) ends each round."""
-    before = before or {}
+            after: dict | None = None) -> dict[str, list[float]]:
+    """Each step's seconds, one call a round in the steps' order; before[name]
+    and after[name], untimed here, run just ahead of and just after that step's call."""
+    before, after = before or {}, after or {}
     seconds = {name: [] for name in steps}
     for _ in range(rounds):
         for name, call in steps.items():
             if name in before:
                 before[name]()
             seconds[name].append(_timed(call))
-        if after is not None:
-            after(seconds)
+            if name in after:
+                after[name]()
     return seconds
 
 
@@ -189,7 +191,7 @@ def forward_gaps(x: torch.Tensor, rounds: int, thread_counts) -> list[dict]:
 
 def _forward_at(x: torch.Tensor, layers, rounds: int, threads: int) -> list[dict]:
     peak, short = _fma_calls(threads)
-    work = {"fma": peak.flops, "fma after a kernel": short.flops}
+    work = {"fma": peak.flops, "fma, short calls": short.flops, "fma after a kernel": short.flops}
     steps = {}  # the forward pass last: the short FMA calls follow it
     if threads == 1:
         steps["layer-1 loop in cache"] = _layer1(x.numpy()[:CACHE_ROWS], layers,
@@ -197,20 +199,22 @@ def _forward_at(x: torch.Tensor, layers, rounds: int, threads: int) -> list[dict
         steps["layer-1 loop streaming"] = _layer1(x.numpy(), layers, 1)
     steps["forward"] = _forward(x, layers)
     work.update((name, flops) for name, (_, flops) in steps.items())
-    after_kernel = []
+    shorts = {"fma, short calls": [], "fma after a kernel": []}
 
-    def after(seconds):
-        after_kernel.extend([_timed(short.call) for _ in range(AFTER_CALLS)][1:])
+    def short_calls(into):  # the 1st of them left out: see the module doc
+        return lambda: into.extend([_timed(short.call) for _ in range(AFTER_CALLS)][1:])
 
     seconds = _rounds({"fma": peak.call, **{n: c for n, (c, _) in steps.items()}}, rounds,
-                      before={"fma": lambda: _streak(peak.call)}, after=after)
-    seconds["fma after a kernel"] = after_kernel
+                      before={"fma": lambda: _streak(peak.call)},
+                      after={"fma": short_calls(shorts["fma, short calls"]),
+                             "forward": short_calls(shorts["fma after a kernel"])})
+    seconds.update(shorts)
     rate = {name: work[name] / np.median(s) for name, s in seconds.items()}
     best = peak.flops / np.min(seconds["fma"])
     return [{"part": "forward", "step": name, "threads": threads,
              "median_s": float(np.median(seconds[name])), "gflops": rate[name] / 1e9,
              "of_best": rate[name] / best, "of_median": rate[name] / rate["fma"]}
-            for name in ["fma", "fma after a kernel", *steps]]
+            for name in ["fma", *shorts, *steps]]
 
 
 # ---------------------------------------------------------------- skinny
