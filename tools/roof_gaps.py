@@ -157,7 +157,9 @@ def _layer1(x: np.ndarray, layers, reps: int):
     bias[0] = layers[0].b.numpy()[:n]
     ahead, rows, vectors = compiled._broadcast_shape()
     check = x[:CACHE_ROWS]
-    h = np.empty((check.shape[0], w.shape[1]), x.dtype)
+    # NaN first: a loop that wrote nothing must fail the check, whatever the
+    # memory held (a freed buffer of the same size may hold the right product).
+    h = np.full((check.shape[0], w.shape[1]), np.nan, x.dtype)
     _layer1_loop(check, w, bias, h, 1, 1, rows, vectors)
     expected = torch.relu(torch.from_numpy(check) @ torch.from_numpy(w) + torch.from_numpy(bias))
     torch.testing.assert_close(torch.from_numpy(h), expected, rtol=1e-4, atol=1e-4)
@@ -225,7 +227,7 @@ def _dot_in_cache(x: torch.Tensor, w: torch.Tensor, threads: int, reps: int):
     ahead, rows, cols = compiled._BLOCK
     bt = compiled._transposed(w, torch.float32, len(cols))
     part = x[:CACHE_ROWS * threads].contiguous()
-    c = np.empty((part.shape[0], w.shape[1]), np.float32)
+    c = np.full((part.shape[0], w.shape[1]), np.nan, np.float32)  # NaN first, as in _layer1
     _dot_loop(part.numpy(), bt, c, 1, ahead, rows, cols)
     check_product(torch.from_numpy(c), part, w)
     return (lambda: _dot_loop(part.numpy(), bt, c, reps, ahead, rows, cols)), part.shape[0] * reps
