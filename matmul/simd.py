@@ -788,8 +788,12 @@ def _renamed(fn, name):
 
 
 blocked_serial = _jit()(_renamed(blocked.py_func, "blocked_serial"))
+broadcast_serial = _jit()(_renamed(broadcast.py_func, "broadcast_serial"))
+forward_serial = _jit()(_renamed(forward.py_func, "forward_serial"))
+read_sum_serial = _jit()(_renamed(read_sum.py_func, "read_sum_serial"))
 
 
+# The serial builds on matrices given by their data pointers.
 @intrinsic
 def pointer_at(typingctx, address, like):
     """The integer `address` as a pointer to elements of like's type (a number)."""
@@ -804,14 +808,6 @@ def pointer_at(typingctx, address, like):
 
 
 @_jit()
-def forward_at(x, m, k, w1, w1t_rest, bias1, padded, out, n, like, ahead, rows, vectors, cols):
-    # forward_serial with x (m x k) and out (m x n) given by their data
-    # pointers, elements of like's type, as blocked_at below.
-    forward_serial(numba.carray(pointer_at(x, like), (m, k)), w1, w1t_rest, bias1, padded,
-                   numba.carray(pointer_at(out, like), (m, n)), 1, ahead, rows, vectors, cols)
-
-
-@_jit()
 def blocked_at(a, bt, c, m, k, bt_rows, n, like, ahead, rows, cols):
     # blocked_serial on the C-contiguous matrices at addresses a (m x k), bt
     # (bt_rows x k) and c (m x n), elements of like's type: a small call then
@@ -820,13 +816,18 @@ def blocked_at(a, bt, c, m, k, bt_rows, n, like, ahead, rows, cols):
     blocked_serial(numba.carray(pointer_at(a, like), (m, k)),
                    numba.carray(pointer_at(bt, like), (bt_rows, k)),
                    numba.carray(pointer_at(c, like), (m, n)), ahead, rows, cols)
-broadcast_serial = _jit()(_renamed(broadcast.py_func, "broadcast_serial"))
-forward_serial = _jit()(_renamed(forward.py_func, "forward_serial"))
-read_sum_serial = _jit()(_renamed(read_sum.py_func, "read_sum_serial"))
+
+
+@_jit()
+def forward_at(x, m, k, w1, w1t_rest, bias1, padded, out, n, like, ahead, rows, vectors, cols):
+    # forward_serial with x (m x k) and out (m x n) given by their data
+    # pointers, elements of like's type, as blocked_at above.
+    forward_serial(numba.carray(pointer_at(x, like), (m, k)), w1, w1t_rest, bias1, padded,
+                   numba.carray(pointer_at(out, like), (m, n)), 1, ahead, rows, vectors, cols)
 
 
 __all__ = ["FEATURES", "VECTOR_BYTES", "VECTOR_REGISTERS", "Vector", "blocked", "blocked_at",
-           "blocked_serial",
-           "broadcast", "broadcast_block", "broadcast_serial", "dot_block", "fma_chains",
-           "fma_peak", "forward", "forward_at", "forward_serial", "lanes", "read_sum", "read_sum_serial",
-           "vadd", "vector_of", "vlane", "vload", "vsplat"]
+           "blocked_serial", "broadcast", "broadcast_block", "broadcast_serial", "dot_block",
+           "fma_chains", "fma_peak", "forward", "forward_at", "forward_serial", "lanes",
+           "pointer_at", "read_sum", "read_sum_serial", "vadd", "vector_of", "vlane", "vload",
+           "vsplat"]

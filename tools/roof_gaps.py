@@ -62,6 +62,7 @@ import torch  # noqa: E402
 from bench.suite import cases, roofs  # noqa: E402
 from bench.suite.machine import cpu_info  # noqa: E402
 from bench.table import Column, markdown  # noqa: E402
+from forward import check_forward  # noqa: E402
 from forward.mlp import MLP  # noqa: E402
 from matmul import KERNELS, compiled  # noqa: E402
 from matmul.accuracy import check_product  # noqa: E402
@@ -172,14 +173,12 @@ def _layer1(x: np.ndarray, layers, reps: int):
 
 
 def _whole_vectors(n: int) -> int:
-    lanes = simd.VECTOR_BYTES // 4
-    return n - n % lanes
+    return n - n % compiled._lanes(torch.float32)
 
 
 def _forward(x: torch.Tensor, layers):
     """A timed call of the fused pass over x, checked first, and its flops."""
-    torch.testing.assert_close(compiled.fused_forward(x, layers), cases.torch_forward(x, layers),
-                               rtol=1e-4, atol=1e-4)
+    check_forward(compiled.fused_forward(x, layers), layers, x)
     work = sum(cases.flops(x.shape[0], layer.w.shape[0], layer.w.shape[1]) for layer in layers)
     return (lambda: compiled.fused_forward(x, layers)), work
 
