@@ -19,11 +19,16 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
              slowdown: float = 0.0, thresholds: dict[str, float] | None = None,
              commit: str = "abc", commit_time: str | None = "2026-11-29T00:00:00+00:00",
              ran: str = "2026-11-29T00:00:00", peaks: dict[str, int] | None = None,
-             tracking: str | None = None, reference: str = "builtin") -> dict:
+             tracking: str | None = None, reference: str = "builtin",
+             shared: float | None = None) -> dict:
     """A saved run of one process: {name: median seconds}; factors slow (>1) a benchmark;
     peaks gives benchmarks the peak bytes one call allocated (runs.Memory); tracking
     names an alternative reference timed in every round that shifts with the
-    process as the benchmark does (the primary one, named `reference`, does not)."""
+    process as the benchmark does (the primary one, named `reference`, does not).
+    shared: each round's core is shared with chance drawn per process (uniform
+    on 0..1), as on round 3's Zen 4 VM (bench.gate.calm): the benchmark then
+    runs `shared` times slower, its reference 1.1x and the tracking
+    alternative 1.6x (give tracking="fma", the calm probe)."""
     rng = np.random.default_rng(seed)
     reference_name = reference
     entries = []
@@ -32,14 +37,19 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
         drift = rng.lognormal(0.0, 0.03, rounds)           # shared by both halves of a round
         reference = 20e-6 * drift * rng.lognormal(0.0, 0.01, rounds)
         data = median * (factors or {}).get(name, 1.0) * shift * drift * rng.lognormal(0, 0.01, rounds)
+        # Drawn only where timed, so runs without it keep their random stream.
+        probe = 10e-6 * shift * drift * rng.lognormal(0.0, 0.01, rounds) if tracking else None
+        if shared is not None:
+            busy = rng.random(rounds) < rng.random()
+            data, reference = data * np.where(busy, shared, 1.0), reference * np.where(busy, 1.1, 1.0)
+            probe = None if probe is None else probe * np.where(busy, 1.6, 1.0)
         kernel = name.split("-")[0]
         info = runs.extra_info(Workload("matmul", kernel, 5, 1000, 1000),
                                Environment(torch, threads, "cpu", slowdown),
                                reference_name, reference.tolist(),
                                memory=(runs.Memory(peaks[name], 10, 200)
                                        if name in (peaks or {}) else None),
-                               alternatives=({tracking: (10e-6 * shift * drift * rng.lognormal(
-                                   0.0, 0.01, rounds)).tolist()} if tracking else None))
+                               alternatives=({tracking: probe.tolist()} if tracking else None))
         if name in (thresholds or {}):
             info[runs.GATE_THRESHOLD] = thresholds[name]
         entries.append({

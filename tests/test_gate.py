@@ -11,18 +11,20 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench import runs
+from bench.gate import calm, decide
 from bench.gate import compare as gate
-from bench.gate import decide
 from bench.gate.__main__ import main as gate_main
 from bench.gate.output import summary as gate_summary
+from bench.gate.output import text_table
 from bench.gate.statistics import STATISTICS, Summary
-from bench.policy import POWER
+from bench.policy import POWER, THRESHOLD
 from bench.table import short_name
 from markdown_tables import by_first_column
 from synthetic_runs import MODULE, make_run
@@ -137,7 +139,7 @@ def test_a_primary_reference_renamed_between_the_sides_is_not_chosen(tmp_path):
     base, cand = sides(tmp_path, 6, tracking="fma", reference="torch",
                        base_options={"tracking": "fma"})
     rows = gate.compare(load(base), load(cand))
-    assert {r.normalization for r in rows} <= {"none", "pair:fma"}
+    assert {calm.split(r.normalization)[0] for r in rows} <= {"none", "pair:fma"}
     assert all(r.outcome is not decide.Outcome.INCOMPARABLE for r in rows)
 
 
@@ -437,3 +439,42 @@ def test_the_gate_and_bench_ab_take_the_same_gate_options():
 def test_an_mde_beyond_floating_point_is_infinite_not_an_error():
     # one degree of freedom and a wide spread: exp() of the noncentral t would overflow
     assert decide.mde(spread=50.0, df=1.0, tail=0.0005, threshold=0.05) == math.inf
+
+
+def test_calm_rounds_cancel_a_shared_core_that_the_references_do_not_track(tmp_path):
+    # Each process spends a share of its rounds, drawn per process, on a shared
+    # core where the benchmark runs 1.4x slower, its reference 1.1x and the fma
+    # probe 1.6x: no reference tracks it, the probe tells which rounds were calm.
+    shared = {"shared": 1.4, "tracking": "fma", "process_sigma": 0.002}
+    base, cand = sides(tmp_path, 12, base_options=shared,
+                       factors={"einsum-rows500": 1.15}, **shared)
+    base_runs, cand_runs = load(base), load(cand)
+    rows = {r.key: r for r in gate.compare(base_runs, cand_runs)}
+    key = MODULE + "test_matmul[einsum-rows500]"
+    row = rows[key]
+    assert calm.split(row.normalization)[1], row.normalization
+    assert row.outcome is decide.Outcome.REGRESSED and 1.13 < row.estimate.ratio < 1.17
+    b, c = [r.benchmarks[key] for r in base_runs], [r.benchmarks[key] for r in cand_runs]
+    settings = gate.Settings()
+    tail = decide.tail(settings.alpha, len(SUITE))
+    plain = min(gate.judge(mode, b, c, list(zip(b, c)), settings.estimator, tail, THRESHOLD).mde
+                for mode in ("pair", "run", "none", "pair:fma"))
+    assert row.estimate.mde < THRESHOLD + 0.01 and plain > 2 * THRESHOLD, plain
+    assert "calm rounds" in render_summary([row]) and ", calm)" in text_table([row], settings)
+
+
+def test_a_process_without_calm_rounds_leaves_its_block_out(tmp_path):
+    base, cand = sides(tmp_path, 6, tracking="fma", base_options={"tracking": "fma"})
+    b = [r.benchmarks[MODULE + "test_matmul[einsum-rows500]"] for r in load(base)]
+    c = [r.benchmarks[MODULE + "test_matmul[einsum-rows500]"] for r in load(cand)]
+    fastest = calm.level([*b, *c])
+    assert len(calm.samples(b[0], "pair+calm", fastest)) > 0.9 * len(b[0].samples)
+    busy = replace(b[0], alternatives={"fma": b[0].alternatives["fma"] * 2})
+    assert calm.samples(busy, "pair+calm", fastest) is None
+    assert calm.samples(busy, "pair", fastest) is not None  # a plain mode keeps every round
+    estimate = gate.judge("pair+calm", [busy, *b[1:]], c, list(zip([busy, *b[1:]], c)),
+                          gate.Settings().estimator, 0.025, THRESHOLD)
+    assert estimate.processes == (5, 5)
+    # Without the probe on every process, no calm mode is offered.
+    assert not any(calm.split(m)[1] for m in gate.normalization_choices(
+        "auto", [replace(b[0], alternatives={}), *b[1:]], c))

@@ -10,6 +10,7 @@ injected slowdown.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from bench.exitcodes import Exit
 from bench.policy import ALPHA, DETECT, THRESHOLD
 from bench.runs import Benchmark, Run, RunError
 
-from . import decide, memory, statistics
+from . import calm, decide, memory, statistics
 from .decide import Estimate, Outcome
 from .memory import MemoryChange
 from .statistics import Statistic
@@ -185,37 +186,93 @@ def compare(base: list[Run], candidate: list[Run], settings: Settings = Settings
     return rows
 
 
-def choose_normalization(requested: str, base: list[Benchmark], candidate: list[Benchmark]
-                         ) -> str:
-    """The normalization one benchmark is compared by.
+def normalization_choices(requested: str, base: list[Benchmark], candidate: list[Benchmark]
+                          ) -> tuple[str, ...]:
+    """The normalizations one benchmark may be compared by.
 
-    auto: the mode whose per-process values vary least within each side
-    (pooled variance), among pair, run, none and a pair with each alternative
-    reference every process of both sides timed (bench.suite.cases): a
+    auto: pair, run, none, a pair with each alternative reference every
+    process of both sides timed (bench.suite.cases), and each of these over
+    calm rounds only (bench.gate.calm) where every process timed the probe: a
     reference cancels the machine's drift only when it drifts with the call,
-    otherwise it adds its own noise. Variation within a side does not depend
-    on the change between the sides, so the choice cannot favour a verdict.
-    pair and run are choices only where every process names the same primary
-    reference (a revision may change what it times, as round 3's stop 36 did).
-    With fewer than three processes a side, the single-run rule of
-    bench.runs.resolve_normalization.
+    otherwise it adds its own noise. pair and run are choices only where every
+    process names the same primary reference (a revision may change what it
+    times, as round 3's stop 36 did). With fewer than three processes a side,
+    the single-run rule of bench.runs.resolve_normalization.
     """
     if requested != "auto":
-        return requested
+        return (requested,)
     if min(len(base), len(candidate)) < 3:
-        return runs.resolve_normalization("auto", base[0])
-
-    def pooled(mode: str) -> float:
-        return sum(np.var([decide.process_value(b.normalized(mode)) for b in side], ddof=1)
-                   * (len(side) - 1) for side in (base, candidate))
-
+        return (runs.resolve_normalization("auto", base[0]),)
     everyone = [*base, *candidate]
     shared = set.intersection(*(set(b.alternatives) for b in everyone))
     # A primary reference that is not the same on every process (a revision
     # that changed it) is no choice either: its ratios say nothing about each other.
     primary = ("pair", "run") if len({b.reference_name for b in everyone}) == 1 else ()
-    modes = (*primary, "none", *(runs.alternative_mode(name) for name in sorted(shared)))
-    return min(modes, key=pooled)
+    plain = (*primary, "none", *(runs.alternative_mode(name) for name in sorted(shared)))
+    if calm.level(everyone) is None:
+        return plain
+    return (*plain, *(calm.calm_mode(m) for m in plain))
+
+
+def process_values(benches: list[Benchmark], mode: str, fastest: float | None
+                   ) -> list[float | None]:
+    """Each process's number in a mode (None: too few calm rounds for it);
+    `fastest` is the calm probe's level over the comparison (bench.gate.calm)."""
+    out = []
+    for bench in benches:
+        kept = calm.samples(bench, mode, fastest)
+        out.append(None if kept is None else decide.process_value(kept))
+    return out
+
+
+def judge(mode: str, base: list[Benchmark], candidate: list[Benchmark],
+          pairs: list[tuple[Benchmark, Benchmark]] | None, estimator: Statistic,
+          tail: float, threshold: float) -> Estimate:
+    """The estimate in one normalization: of the blocks' differences where the
+    sides are paired, else of two independent samples; a process a calm mode
+    has no value for (too few calm rounds) is left out, and its block with it."""
+    fastest = calm.level([*base, *candidate])
+    if pairs is not None:
+        before, after = (process_values([p[i] for p in pairs], mode, fastest) for i in (0, 1))
+        return estimator.paired(np.array([c - b for b, c in zip(before, after)
+                                          if b is not None and c is not None]),
+                                tail, threshold)
+    before, after = (np.array([v for v in process_values(side, mode, fastest) if v is not None])
+                     for side in (base, candidate))
+    return estimator.unpaired(before, after, tail, threshold)
+
+
+def choose(requested: str, base: list[Benchmark], candidate: list[Benchmark],
+           pairs: list[tuple[Benchmark, Benchmark]] | None, estimator: Statistic,
+           tail: float) -> str:
+    """The normalization a benchmark is judged by: of the choices, the one whose
+    per-process values vary least within each side (pooled variance), weighed
+    by what a mode that keeps fewer processes (a calm one) loses: x 1/n and
+    x t^2 at this tail on the estimator's degrees of freedom for n, n the
+    blocks it keeps (paired) or its smaller side. Variation within a side does not depend on the change between the
+    sides, so the choice cannot favour a verdict; that it understates the
+    spread a little, taken on the same processes, is bounded in
+    tests/test_sequential.py."""
+    choices = normalization_choices(requested, base, candidate)
+    if len(choices) == 1:
+        return choices[0]
+    fastest = calm.level([*base, *candidate])
+
+    def weight(mode: str) -> float:
+        sides = [process_values(side, mode, fastest) for side in (base, candidate)]
+        kept = [[v for v in side if v is not None] for side in sides]
+        if pairs is not None:
+            before, after = (process_values([p[i] for p in pairs], mode, fastest) for i in (0, 1))
+            n = sum(b is not None and c is not None for b, c in zip(before, after))
+        else:
+            n = min(map(len, kept))
+        if n < 3 or min(map(len, kept)) < 3:
+            return math.inf
+        pooled = (sum(np.var(side, ddof=1) * (len(side) - 1) for side in kept)
+                  / (sum(map(len, kept)) - 2))
+        return pooled / n * decide.t_quantile(estimator.df(n), 1 - tail) ** 2
+
+    return min(choices, key=weight)
 
 
 def threshold_for(base: Benchmark, candidate: Benchmark, default: float) -> float:
@@ -231,26 +288,18 @@ def _compare_benchmark(key: str, base: list[Run], candidate: list[Run], pairs, t
     base_runs = [run.benchmarks[key] for run in base if key in run.benchmarks]
     cand_runs = [run.benchmarks[key] for run in candidate if key in run.benchmarks]
     first_base, first_cand = base_runs[0], cand_runs[0]
-    mode = choose_normalization(settings.normalize, base_runs, cand_runs)
-    references = {runs.reference_of(b, mode) for b in [*base_runs, *cand_runs]}
+    both = [(b.benchmarks[key], c.benchmarks[key]) for b, c in pairs or []
+            if key in b.benchmarks and key in c.benchmarks]
+    threshold = threshold_for(first_base, first_cand, settings.threshold)
+    estimator = settings.estimator
+    pairs_here = both if pairs is not None else None
+    mode = choose(settings.normalize, base_runs, cand_runs, pairs_here, estimator, tail)
+    estimate = judge(mode, base_runs, cand_runs, pairs_here, estimator, tail, threshold)
+    references = {runs.reference_of(b, calm.split(mode)[0]) for b in [*base_runs, *cand_runs]}
     if len(references) > 1:
         # Ratios to different references say nothing about each other.
         return Row(key, Outcome.INCOMPARABLE, first_base, first_cand,
                    note=f"reference changed: {' -> '.join(sorted(map(str, references)))}")
-    threshold = threshold_for(first_base, first_cand, settings.threshold)
-
-    def value(bench: Benchmark) -> float:
-        return decide.process_value(bench.normalized(mode))
-
-    both = [(b.benchmarks[key], c.benchmarks[key]) for b, c in pairs or []
-            if key in b.benchmarks and key in c.benchmarks]
-    estimator = settings.estimator
-    if pairs is not None:
-        estimate = estimator.paired(np.array([value(c) - value(b) for b, c in both]),
-                                    tail, threshold)
-    else:
-        estimate = estimator.unpaired(np.array([value(b) for b in base_runs]),
-                                      np.array([value(c) for c in cand_runs]), tail, threshold)
     needs = None
     if estimate.measured:
         needs = (0 if estimate.mde <= settings.detect else

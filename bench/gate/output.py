@@ -13,6 +13,7 @@ from bench.runs import NORMALIZATION_MEANING, Benchmark
 from bench.table import Column, short_name
 from bench.units import format_bytes, format_change, format_time
 
+from . import calm
 from .compare import TIME, Row, Settings, undecided_metrics
 from .decide import Outcome, within
 from .sequential import Look, Result
@@ -25,11 +26,12 @@ def _time(bench: Benchmark | None, mode: str | None) -> str:
         return "-"
     if bench.reference is None:
         return format_time(bench.median)
-    name = runs.reference_of(bench, mode or "pair") or bench.reference_name
+    plain, only_calm = calm.split(mode or "pair")
+    name = runs.reference_of(bench, plain) or bench.reference_name
     times = bench.reference if name == bench.reference_name else bench.alternatives[name]
     ratio = bench.median / float(np.median(times))
     shown = f"{ratio:,.0f}" if ratio >= 1000 else f"{ratio:.3g}"
-    return f"{format_time(bench.median)} ({shown}x {name})"
+    return f"{format_time(bench.median)} ({shown}x {name}{', calm' if only_calm else ''})"
 
 
 # An MDE beyond this says only that the processes were too few to measure with
@@ -129,7 +131,7 @@ def summary(rows: list[Row], settings: Settings) -> str:
     order = list(NORMALIZATION_MEANING)
     modes = sorted({r.normalization for r in rows if r.normalization},
                    key=lambda m: (order.index(m) if m in order else len(order), m))
-    meaning = "; ".join(runs.normalization_meaning(m) for m in modes) or "-"
+    meaning = "; ".join(calm.meaning(m) for m in modes) or "-"
     text = (f"{', '.join(parts) or 'no benchmarks'}"
             + (f"; {noisy} too noisy to catch +{settings.detect * 100:g} %" if noisy else "")
             + ".")

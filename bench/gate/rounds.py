@@ -25,9 +25,12 @@ import math
 import numpy as np
 
 from bench import runs
+from bench.policy import ALPHA
 
-from .compare import choose_normalization
+from . import calm, decide
+from .compare import choose
 from .decide import process_value
+from .statistics import DEFAULT, STATISTICS
 
 # Blocks measured at the default time before the times are chosen.
 BUDGET_AFTER = 3
@@ -39,12 +42,22 @@ SHARE = 0.1
 MIN_ROUNDS = 20
 
 
-def _within_and_value(bench: runs.Benchmark, mode: str) -> tuple[float, float]:
-    """(variance of this process's value from its rounds, the value)."""
-    normalized = bench.normalized(mode)
+def _within_and_value(bench: runs.Benchmark, mode: str, fastest: float | None
+                      ) -> tuple[float, float] | None:
+    """(variance of this process's value from the rounds it judges, the value);
+    None where a calm mode has too few of them."""
+    normalized = calm.samples(bench, mode, fastest)
+    if normalized is None:
+        return None
     logs = np.log(normalized)
     sigma = 1.4826 * float(np.median(np.abs(logs - np.median(logs))))
     return (1.2533 * sigma) ** 2 / len(logs), process_value(normalized)
+
+
+def _judged(bench: runs.Benchmark, mode: str, fastest: float | None) -> int:
+    """How many of the process's rounds the mode judges it by."""
+    kept = calm.samples(bench, mode, fastest)
+    return 0 if kept is None else len(kept)
 
 
 def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> dict[str, float]:
@@ -56,8 +69,15 @@ def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> 
                     for side in (base, candidate)]
         if min(map(len, measured)) < 2:
             continue
-        mode = choose_normalization("auto", *measured)  # as the gate will compare them
-        sides = [[_within_and_value(b, mode) for b in side] for side in measured]
+        # As the gate will compare them (at its defaults; unpaired is near enough here).
+        mode = choose("auto", *measured, None, STATISTICS[DEFAULT],
+                      decide.tail(ALPHA, len(base[0].benchmarks)))
+        fastest = calm.level([b for side in measured for b in side])
+        sides = [[v for v in (_within_and_value(b, mode, fastest) for b in side) if v is not None]
+                 for side in measured]
+        if min(map(len, sides)) < 2:
+            chosen[key] = default  # too few calm processes to tell: keep every round
+            continue
         within = float(np.mean([w for side in sides for w, _ in side]))
         # Each side around its own mean: a real change between them is not spread.
         spread = [v - np.mean([v for _, v in side]) for side in sides for _, v in side]
@@ -65,7 +85,10 @@ def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> 
         between = total - within
         rounds = len(first.samples)
         seconds_per_round = default / max(rounds, 1)
-        floor = min(default, MIN_ROUNDS * seconds_per_round)
+        # A calm mode judges only its calm rounds: the floor is in those.
+        kept = float(np.mean([_judged(b, mode, fastest) / len(b.samples)
+                              for side in measured for b in side]))
+        floor = min(default, MIN_ROUNDS / max(kept, 1e-9) * seconds_per_round)
         if between <= 0 or not math.isfinite(between):
             chosen[key] = default  # the rounds limit it: keep them all
             continue
