@@ -5,10 +5,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench import runs
-from bench.gate import rounds
+from bench.gate import calm, rounds
 from bench.suite import command
 from synthetic_runs import MODULE, make_run
 
@@ -84,3 +85,24 @@ def test_a_bad_times_file_is_one_line_naming_it(tmp_path, content):
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 4  # pytest's usage error
     assert f"{command.MAX_TIMES_OPTION} {times}:" in done.stderr
+
+
+def test_a_calm_mode_keeps_its_fewest_rounds_in_calm_rounds():
+    # Processes that share their core for a random share of rounds (bench.gate.calm)
+    # and differ by 5 % that no reference tracks: the calm mode is chosen, its
+    # rounds pin a process's value far better than the processes agree, so the
+    # floor decides, and it counts only the rounds the calm mode keeps.
+    rng = np.random.default_rng(1)
+    made = [[runs.parse(json.loads(json.dumps(make_run(
+        {"einsum-rows5": 30e-6}, seed=2 * block + side, process_sigma=0.002, shared=1.4,
+        tracking="fma", factors={"einsum-rows5": float(rng.lognormal(0, 0.05))}))),
+        f"{side}-{block}.json") for block in range(4)] for side in (0, 1)]
+    key = MODULE + "test_matmul[einsum-rows5]"
+    benches = [r.benchmarks[key] for side in made for r in side]
+    mode = rounds.choose("auto", *([r.benchmarks[key] for r in side] for side in made), None,
+                         rounds.STATISTICS[rounds.DEFAULT], 0.025)
+    assert calm.split(mode)[1], mode
+    fastest = calm.level(benches)
+    kept = sum(len(calm.samples(b, mode, fastest)) for b in benches) / sum(len(b.samples) for b in benches)
+    assert kept < 0.8
+    assert rounds.budgets(*made, DEFAULT)[key] == pytest.approx(rounds.MIN_ROUNDS / kept * DEFAULT / 200)

@@ -148,7 +148,7 @@ def simulate(true_ratio: float, *, gates: int, benchmarks: int, sigma: float, se
     each process has that many values, independent (as normalizations by
     references that share none of their noise), and at every look each benchmark
     is judged by the one whose values vary least within each side, as
-    bench.gate.compare.choose_normalization picks them from the same processes."""
+    bench.gate.compare.choose picks them from the same processes."""
     rng = np.random.default_rng(seed)
     shape = (gates * benchmarks, modes, DEFAULT_LOOKS[-1].blocks)
     base = process_values(rng, shape, sigma)

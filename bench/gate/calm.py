@@ -17,10 +17,10 @@ quantile over every round of both sides): the rounds of a core running at
 its own speed. The probe is the same code on both sides, so which rounds are
 kept does not depend on the change being judged. A process with fewer than
 MIN_ROUNDS calm rounds gives no value in that mode. The gate's auto
-normalization weighs a calm mode against the plain ones by the variance of
-the difference it would judge (bench.gate.compare.choose_normalization): on a
-quiet machine, or for a call too long for a 10 us probe to date, the plain
-mode stays.
+normalization weighs a calm mode against the plain ones by its spread and
+the processes it keeps (bench.gate.compare.choose): on a quiet machine, or
+for a call too long for a 10 us probe before it to date, the plain mode
+stays.
 """
 from __future__ import annotations
 
@@ -51,26 +51,36 @@ def split(mode: str) -> tuple[str, bool]:
     return mode, False
 
 
+def timed_by_all(benches: list[Benchmark]) -> bool:
+    """Whether every one of these processes timed the probe."""
+    return bool(benches) and all(PROBE in b.alternatives for b in benches)
+
+
 def level(benches: list[Benchmark]) -> float | None:
     """The log of the probe's fastest time over every round of these processes;
     None unless every one of them timed the probe."""
-    if not benches or any(PROBE not in b.alternatives for b in benches):
+    if not timed_by_all(benches):
         return None
     return float(np.quantile(np.log(np.concatenate([b.alternatives[PROBE] for b in benches])),
                              LEVEL))
+
+
+def rounds(bench: Benchmark, fastest: float | None) -> np.ndarray | None:
+    """Which of the process's rounds were calm; None when too few were (or no level)."""
+    if fastest is None:
+        return None
+    kept = np.log(bench.alternatives[PROBE]) - fastest <= MARGIN
+    return kept if int(kept.sum()) >= MIN_ROUNDS else None
 
 
 def samples(bench: Benchmark, mode: str, fastest: float | None) -> np.ndarray | None:
     """The normalized samples a mode judges this process by: every round for a
     plain mode; for a calm one the calm rounds, None when too few (or no level)."""
     plain, calm = split(mode)
-    normalized = bench.normalized(plain)
     if not calm:
-        return normalized
-    if fastest is None:
-        return None
-    kept = np.log(bench.alternatives[PROBE]) - fastest <= MARGIN
-    return normalized[kept] if int(kept.sum()) >= MIN_ROUNDS else None
+        return bench.normalized(plain)
+    kept = rounds(bench, fastest)
+    return None if kept is None else bench.normalized(plain)[kept]
 
 
 def meaning(mode: str) -> str:

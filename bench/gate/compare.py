@@ -209,61 +209,79 @@ def normalization_choices(requested: str, base: list[Benchmark], candidate: list
     # that changed it) is no choice either: its ratios say nothing about each other.
     primary = ("pair", "run") if len({b.reference_name for b in everyone}) == 1 else ()
     plain = (*primary, "none", *(runs.alternative_mode(name) for name in sorted(shared)))
-    if calm.level(everyone) is None:
+    if not calm.timed_by_all(everyone):
         return plain
     return (*plain, *(calm.calm_mode(m) for m in plain))
 
 
-def process_values(benches: list[Benchmark], mode: str, fastest: float | None
-                   ) -> list[float | None]:
-    """Each process's number in a mode (None: too few calm rounds for it);
-    `fastest` is the calm probe's level over the comparison (bench.gate.calm)."""
-    out = []
-    for bench in benches:
-        kept = calm.samples(bench, mode, fastest)
-        out.append(None if kept is None else decide.process_value(kept))
-    return out
+class ProcessValues:
+    """Each process's number in each mode, for one benchmark's comparison:
+    the log of its median normalized sample (decide.process_value), None where
+    a calm mode has too few calm rounds of it. The choice and the estimate
+    need the same ones, at every look of a gate and of the study: each is
+    computed once, the calm probe's level once (bench.gate.calm)."""
+
+    def __init__(self, benches: list[Benchmark]):
+        self.benches = list(benches)  # held: the memo is by id
+        self.fastest = calm.level(self.benches)
+        self._calm: dict[int, np.ndarray | None] = {}
+        self._memo: dict[tuple[int, str], float | None] = {}
+
+    def __call__(self, bench: Benchmark, mode: str) -> float | None:
+        key = (id(bench), mode)
+        if key not in self._memo:
+            plain, only_calm = calm.split(mode)
+            if not only_calm:
+                kept = bench.normalized(plain)
+            else:
+                if id(bench) not in self._calm:
+                    self._calm[id(bench)] = calm.rounds(bench, self.fastest)
+                rounds = self._calm[id(bench)]
+                kept = None if rounds is None else bench.normalized(plain)[rounds]
+            self._memo[key] = None if kept is None else decide.process_value(kept)
+        return self._memo[key]
+
+    def of(self, benches: list[Benchmark], mode: str) -> list[float | None]:
+        return [self(b, mode) for b in benches]
 
 
 def judge(mode: str, base: list[Benchmark], candidate: list[Benchmark],
           pairs: list[tuple[Benchmark, Benchmark]] | None, estimator: Statistic,
-          tail: float, threshold: float) -> Estimate:
+          tail: float, threshold: float, values: ProcessValues | None = None) -> Estimate:
     """The estimate in one normalization: of the blocks' differences where the
     sides are paired, else of two independent samples; a process a calm mode
     has no value for (too few calm rounds) is left out, and its block with it."""
-    fastest = calm.level([*base, *candidate])
+    values = values or ProcessValues([*base, *candidate])
     if pairs is not None:
-        before, after = (process_values([p[i] for p in pairs], mode, fastest) for i in (0, 1))
-        return estimator.paired(np.array([c - b for b, c in zip(before, after)
+        both = [(values(b, mode), values(c, mode)) for b, c in pairs]
+        return estimator.paired(np.array([c - b for b, c in both
                                           if b is not None and c is not None]),
                                 tail, threshold)
-    before, after = (np.array([v for v in process_values(side, mode, fastest) if v is not None])
+    before, after = (np.array([v for v in values.of(side, mode) if v is not None])
                      for side in (base, candidate))
     return estimator.unpaired(before, after, tail, threshold)
 
 
 def choose(requested: str, base: list[Benchmark], candidate: list[Benchmark],
            pairs: list[tuple[Benchmark, Benchmark]] | None, estimator: Statistic,
-           tail: float) -> str:
+           tail: float, values: ProcessValues | None = None) -> str:
     """The normalization a benchmark is judged by: of the choices, the one whose
     per-process values vary least within each side (pooled variance), weighed
     by what a mode that keeps fewer processes (a calm one) loses: x 1/n and
     x t^2 at this tail on the estimator's degrees of freedom for n, n the
-    blocks it keeps (paired) or its smaller side. Variation within a side does not depend on the change between the
-    sides, so the choice cannot favour a verdict; that it understates the
-    spread a little, taken on the same processes, is bounded in
-    tests/test_sequential.py."""
+    blocks it keeps (paired) or its smaller side. Variation within a side
+    does not depend on the change between the sides, so the choice cannot
+    favour a verdict; that it understates the spread a little, taken on the
+    same processes, is bounded in tests/test_sequential.py."""
     choices = normalization_choices(requested, base, candidate)
     if len(choices) == 1:
         return choices[0]
-    fastest = calm.level([*base, *candidate])
+    values = values or ProcessValues([*base, *candidate])
 
     def weight(mode: str) -> float:
-        sides = [process_values(side, mode, fastest) for side in (base, candidate)]
-        kept = [[v for v in side if v is not None] for side in sides]
+        kept = [[v for v in values.of(side, mode) if v is not None] for side in (base, candidate)]
         if pairs is not None:
-            before, after = (process_values([p[i] for p in pairs], mode, fastest) for i in (0, 1))
-            n = sum(b is not None and c is not None for b, c in zip(before, after))
+            n = sum(values(b, mode) is not None and values(c, mode) is not None for b, c in pairs)
         else:
             n = min(map(len, kept))
         if n < 3 or min(map(len, kept)) < 3:
@@ -293,8 +311,9 @@ def _compare_benchmark(key: str, base: list[Run], candidate: list[Run], pairs, t
     threshold = threshold_for(first_base, first_cand, settings.threshold)
     estimator = settings.estimator
     pairs_here = both if pairs is not None else None
-    mode = choose(settings.normalize, base_runs, cand_runs, pairs_here, estimator, tail)
-    estimate = judge(mode, base_runs, cand_runs, pairs_here, estimator, tail, threshold)
+    values = ProcessValues([*base_runs, *cand_runs])
+    mode = choose(settings.normalize, base_runs, cand_runs, pairs_here, estimator, tail, values)
+    estimate = judge(mode, base_runs, cand_runs, pairs_here, estimator, tail, threshold, values)
     references = {runs.reference_of(b, calm.split(mode)[0]) for b in [*base_runs, *cand_runs]}
     if len(references) > 1:
         # Ratios to different references say nothing about each other.

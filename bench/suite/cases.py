@@ -59,7 +59,7 @@ def peak_size(device: torch.device) -> int:
 # the builtin's (MKL's skinny path on AMD) divided by one read of x 11 %, by
 # a 128^3 builtin product 6.5 %. Which one tracks a benchmark best is the
 # gate's choice, measured on each comparison's own processes
-# (bench.gate.compare.choose_normalization).
+# (bench.gate.compare.choose).
 ALTERNATIVES_ENV = "MATMUL_BENCH_ALTERNATIVES"
 FMA = "fma"                  # the FMA microkernel, a call of ~10 us
 FMA_ITERATIONS = 1 << 10
