@@ -4,10 +4,10 @@ On the 2-core AMD EPYC Zen 4 VM of round 3 (stop 38) the spread between
 processes came from the host, not from the processes: for seconds at a time
 the core is shared (another tenant's thread on it, as far as a guest can
 tell), and then the FMA microkernel that every gate-ready round times
-(bench.suite.cases: FMA) runs 1.3-2x slower, a 128^3 GEMM about 1.2x, and
-the benchmarks by factors of their own. Over one A/A run, 60 % of the rounds
-were in that state, and a process spent anywhere from none to all of its
-rounds there. Each benchmark's ratio to its reference differs between the
+(bench.suite.cases: FMA) runs 1.2-2.5x slower, 5-row benchmarks 1.7-2.35x
+and 500-row ones 1.1-1.5x. Over one A/A run, 62 % of the rounds were in
+that state, and a process spent from 6 % to all of its rounds of a
+benchmark there. Each benchmark's ratio to its reference differs between the
 two states, so the share of shared rounds, which is chance, moved each
 process's median: that is most of the spread the gate had to beat there.
 
