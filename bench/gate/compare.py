@@ -224,20 +224,12 @@ class ProcessValues:
     def __init__(self, benches: list[Benchmark]):
         self.benches = list(benches)  # held: the memo is by id
         self.fastest = calm.level(self.benches)
-        self._calm: dict[int, np.ndarray | None] = {}
         self._memo: dict[tuple[int, str], float | None] = {}
 
     def __call__(self, bench: Benchmark, mode: str) -> float | None:
         key = (id(bench), mode)
         if key not in self._memo:
-            plain, only_calm = calm.split(mode)
-            if not only_calm:
-                kept = bench.normalized(plain)
-            else:
-                if id(bench) not in self._calm:
-                    self._calm[id(bench)] = calm.rounds(bench, self.fastest)
-                rounds = self._calm[id(bench)]
-                kept = None if rounds is None else bench.normalized(plain)[rounds]
+            kept = calm.samples(bench, mode, self.fastest)
             self._memo[key] = None if kept is None else decide.process_value(kept)
         return self._memo[key]
 

@@ -42,22 +42,11 @@ SHARE = 0.1
 MIN_ROUNDS = 20
 
 
-def _within_and_value(bench: runs.Benchmark, mode: str, fastest: float | None
-                      ) -> tuple[float, float] | None:
-    """(variance of this process's value from the rounds it judges, the value);
-    None where a calm mode has too few of them."""
-    normalized = calm.samples(bench, mode, fastest)
-    if normalized is None:
-        return None
+def _within_and_value(normalized: np.ndarray) -> tuple[float, float]:
+    """(variance of a process's value from the rounds it judges, the value)."""
     logs = np.log(normalized)
     sigma = 1.4826 * float(np.median(np.abs(logs - np.median(logs))))
     return (1.2533 * sigma) ** 2 / len(logs), process_value(normalized)
-
-
-def _judged(bench: runs.Benchmark, mode: str, fastest: float | None) -> int:
-    """How many of the process's rounds the mode judges it by."""
-    kept = calm.samples(bench, mode, fastest)
-    return 0 if kept is None else len(kept)
 
 
 def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> dict[str, float]:
@@ -73,8 +62,9 @@ def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> 
         mode = choose("auto", *measured, None, STATISTICS[DEFAULT],
                       decide.tail(ALPHA, len(base[0].benchmarks)))
         fastest = calm.level([b for side in measured for b in side])
-        sides = [[v for v in (_within_and_value(b, mode, fastest) for b in side) if v is not None]
-                 for side in measured]
+        # The rounds the mode judges each process by (a calm mode: its calm ones, or none).
+        judged = [[calm.samples(b, mode, fastest) for b in side] for side in measured]
+        sides = [[_within_and_value(kept) for kept in side if kept is not None] for side in judged]
         if min(map(len, sides)) < 2:
             chosen[key] = default  # too few calm processes to tell: keep every round
             continue
@@ -86,8 +76,8 @@ def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> 
         rounds = len(first.samples)
         seconds_per_round = default / max(rounds, 1)
         # A calm mode judges only its calm rounds: the floor is in those.
-        kept = float(np.mean([_judged(b, mode, fastest) / len(b.samples)
-                              for side in measured for b in side]))
+        kept = float(np.mean([(0 if r is None else len(r)) / len(b.samples)
+                              for bs, js in zip(measured, judged) for b, r in zip(bs, js)]))
         floor = min(default, MIN_ROUNDS / max(kept, 1e-9) * seconds_per_round)
         if between <= 0 or not math.isfinite(between):
             chosen[key] = default  # the rounds limit it: keep them all
