@@ -20,7 +20,7 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
              commit: str = "abc", commit_time: str | None = "2026-11-29T00:00:00+00:00",
              ran: str = "2026-11-29T00:00:00", peaks: dict[str, int] | None = None,
              tracking: str | None = None, reference: str = "builtin",
-             shared: float | None = None) -> dict:
+             shared: float | None = None, first_slow: float = 0.0) -> dict:
     """A saved run of one process: {name: median seconds}; factors slow (>1) a benchmark;
     peaks gives benchmarks the peak bytes one call allocated (runs.Memory); tracking
     names an alternative reference timed in every round that shifts with the
@@ -28,7 +28,10 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
     shared: each round's core is shared with chance drawn per process (uniform
     on 0..1), as on round 3's Zen 4 VM (bench.gate.calm): the benchmark then
     runs `shared` times slower, its reference 1.1x and the tracking
-    alternative 1.6x (give tracking="fma", the calm probe)."""
+    alternative 1.6x (give tracking="fma", the calm probe). first_slow: the
+    share of rounds in which the probe's reading also pays 2x for what came
+    before it, unrelated to the core; then its second reading (fma_again,
+    bench.gate.calm.AGAIN) is recorded too, and reads the core alone."""
     rng = np.random.default_rng(seed)
     reference_name = reference
     entries = []
@@ -43,13 +46,17 @@ def make_run(benchmarks: dict[str, float], *, seed: int, factors: dict[str, floa
             busy = rng.random(rounds) < rng.random()
             data, reference = data * np.where(busy, shared, 1.0), reference * np.where(busy, 1.1, 1.0)
             probe = None if probe is None else probe * np.where(busy, 1.6, 1.0)
+        probes = {} if probe is None else {tracking: probe}
+        if first_slow and probe is not None:
+            probes["fma_again"] = probe * rng.lognormal(0.0, 0.01, rounds)
+            probes[tracking] = probe * np.where(rng.random(rounds) < first_slow, 2.0, 1.0)
         kernel = name.split("-")[0]
         info = runs.extra_info(Workload("matmul", kernel, 5, 1000, 1000),
                                Environment(torch, threads, "cpu", slowdown),
                                reference_name, reference.tolist(),
                                memory=(runs.Memory(peaks[name], 10, 200)
                                        if name in (peaks or {}) else None),
-                               alternatives=({tracking: probe.tolist()} if tracking else None))
+                               alternatives={n: t.tolist() for n, t in probes.items()} or None)
         if name in (thresholds or {}):
             info[runs.GATE_THRESHOLD] = thresholds[name]
         entries.append({

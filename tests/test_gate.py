@@ -467,14 +467,41 @@ def test_a_process_without_calm_rounds_leaves_its_block_out(tmp_path):
     base, cand = sides(tmp_path, 6, tracking="fma", base_options={"tracking": "fma"})
     b = [r.benchmarks[MODULE + "test_matmul[einsum-rows500]"] for r in load(base)]
     c = [r.benchmarks[MODULE + "test_matmul[einsum-rows500]"] for r in load(cand)]
-    fastest = calm.level([*b, *c])
-    assert len(calm.samples(b[0], "pair+calm", fastest)) > 0.9 * len(b[0].samples)
+    levels = calm.levels([*b, *c])
+    assert len(calm.samples(b[0], "pair+calm", levels)) > 0.9 * len(b[0].samples)
     busy = replace(b[0], alternatives={"fma": b[0].alternatives["fma"] * 2})
-    assert calm.samples(busy, "pair+calm", fastest) is None
-    assert calm.samples(busy, "pair", fastest) is not None  # a plain mode keeps every round
+    assert calm.samples(busy, "pair+calm", levels) is None
+    assert calm.samples(busy, "pair", levels) is not None  # a plain mode keeps every round
     estimate = gate.judge("pair+calm", [busy, *b[1:]], c, list(zip([busy, *b[1:]], c)),
                           gate.Settings().estimator, 0.025, THRESHOLD)
     assert estimate.processes == (5, 5)
     # Without the probe on every process, no calm mode is offered.
     assert not any(calm.split(m)[1] for m in gate.normalization_choices(
         "auto", [replace(b[0], alternatives={}), *b[1:]], c))
+
+
+def test_the_probes_second_reading_finds_the_calm_rounds_where_its_first_pays_for_the_call_before(
+        tmp_path):
+    # The probe's first reading pays 2x for the call before it in 97 % of the
+    # rounds, whatever the core's state: too few rounds are calm by it. Its
+    # second reading, right after, reads the core alone (bench.gate.calm.AGAIN).
+    shared = {"shared": 1.4, "tracking": "fma", "process_sigma": 0.002, "first_slow": 0.97}
+    base, cand = sides(tmp_path, 12, base_options=shared,
+                       factors={"einsum-rows500": 1.15}, **shared)
+    base_runs, cand_runs = load(base), load(cand)
+    key = MODULE + "test_matmul[einsum-rows500]"
+    row = {r.key: r for r in gate.compare(base_runs, cand_runs)}[key]
+    assert calm.split(row.normalization)[1] == calm.AGAIN, row.normalization
+    assert row.outcome is decide.Outcome.REGRESSED and 1.13 < row.estimate.ratio < 1.17
+    assert row.estimate.mde < THRESHOLD + 0.01
+    assert ", calm by fma_again)" in text_table([row], gate.Settings())
+    assert "timed a second time" in render_summary([row])
+    b, c = [r.benchmarks[key] for r in base_runs], [r.benchmarks[key] for r in cand_runs]
+    choices = gate.normalization_choices("auto", b, c)
+    # a probe only: its calm rounds are a mode of every plain one, never a reference to divide by
+    assert "pair:fma_again" not in choices and "pair:fma+calm_again" in choices
+    assert len(choices) == 3 * len([m for m in choices if calm.split(m)[1] is None])
+    # A side without the second reading offers no mode of it.
+    older = [replace(x, alternatives={"fma": x.alternatives["fma"]}) for x in b]
+    assert not any(calm.split(m)[1] == calm.AGAIN for m in gate.normalization_choices("auto", older, c))
+    assert calm.samples(older[0], "pair+calm_again", calm.levels([*older, *c])) is None

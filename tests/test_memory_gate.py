@@ -207,7 +207,7 @@ def test_without_memray_the_suite_runs_and_records_no_memory(tmp_path, mnist_dir
     else:  # refused (False), or not Linux (None)
         assert timed.environment.layout_fixed in (False, None)
     # ... and times the alternative references of other kinds in the same rounds (bench.suite.cases)
-    kinds = {cases.GEMM} | ({cases.FMA} if compiled.numba is not None else set())
+    kinds = {cases.GEMM} | ({cases.FMA, cases.FMA_AGAIN} if compiled.numba is not None else set())
     assert set(timed.alternatives) == kinds
     assert all(len(times) == len(timed.samples) for times in timed.alternatives.values())
     assert (len(timed.samples) + timed.dropped) % passes == 0

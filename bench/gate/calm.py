@@ -11,16 +11,31 @@ benchmark there. Each benchmark's ratio to its reference differs between the
 two states, so the share of shared rounds, which is chance, moved each
 process's median: that is most of the spread the gate had to beat there.
 
-A calm mode keeps, in every process, only the rounds whose FMA probe ran
-within MARGIN of the fastest the probe ran in the comparison (its LEVEL
-quantile over every round of both sides): the rounds of a core running at
-its own speed. The probe is the same code on both sides, so which rounds are
-kept does not depend on the change being judged. A process with fewer than
-MIN_ROUNDS calm rounds gives no value in that mode. The gate's auto
-normalization weighs a calm mode against the plain ones by its spread and
-the processes it keeps (bench.gate.compare.choose): on a quiet machine, or
-for a call too long for a 10 us probe before it to date, the plain mode
-stays.
+A calm mode keeps, in every process, only the rounds whose probe ran within
+MARGIN of the fastest that probe ran in the comparison (its LEVEL quantile
+over every round of both sides): the rounds of a core running at its own
+speed. The probe is the same code on both sides, so which rounds are kept
+does not depend on the change being judged. A process with fewer than
+MIN_ROUNDS calm rounds gives no value in that mode.
+
+Two readings of the probe, each a calm mode of every plain one (PROBES):
+- FIRST, the probe's first call of the round, right after the previous
+  round's benchmarked call: it also reads what a call of microseconds pays
+  on this host (waking the thread pool, caches the last call left cold).
+- AGAIN, the same call timed again right after: the pool awake and its code
+  in cache, it reads the core's throughput alone. On the Zen 4 VM of stop
+  39 (one process, 12 000 rounds a condition, the host busy), the first
+  reading was within MARGIN in 20 % of the rounds after numba_fused's
+  500-row forward pass, 6 % after torch's and 0 % after 2 ms of waiting,
+  the second in 45 %, 43 % and 37 %; over windows of 300 rounds, the pass's
+  median raw time over the calm rounds moved 3.1 % (sd) by the first reading
+  and 3.2 % by the second, against 7.0 % over every round, and 4 of 40
+  windows had too few calm rounds by the first reading, none by the second.
+  For the 5-row pass the first reading was the better one (2.3 % against
+  12.4 %): its call pays what that reading reads.
+The gate's auto normalization weighs the calm modes against the plain ones
+by their spread and the processes they keep (bench.gate.compare.choose): on
+a quiet machine the plain mode stays.
 """
 from __future__ import annotations
 
@@ -31,8 +46,12 @@ import numpy as np
 from bench import runs
 from bench.runs import Benchmark
 
-SUFFIX = "+calm"
-PROBE = "fma"  # bench.suite.cases.FMA: the alternative reference that reads the core's state
+FIRST = "fma"         # bench.suite.cases.FMA: the probe's first call of a round
+AGAIN = "fma_again"   # bench.suite.cases.FMA_AGAIN: the same call timed again right after
+# The suffix of the calm modes that judge by each probe, longest first (they share a stem).
+PROBES = {"+calm_again": AGAIN, "+calm": FIRST}
+# A reading of the core's state only: never offered as a reference to divide by.
+PROBE_ONLY = frozenset({AGAIN})
 # Sharing a core halves its FMA throughput at worst; the probe's own spread on
 # a calm core is 3-5 %. 15 % over its fastest lies between the two.
 MARGIN = math.log(1.15)
@@ -40,53 +59,68 @@ LEVEL = 0.02  # the quantile taken as the probe's fastest: robust to a lucky rou
 MIN_ROUNDS = 5
 
 
-def calm_mode(mode: str) -> str:
-    return mode + SUFFIX
+def calm_mode(mode: str, probe: str = FIRST) -> str:
+    return mode + next(suffix for suffix, name in PROBES.items() if name == probe)
 
 
-def split(mode: str) -> tuple[str, bool]:
-    """(the plain mode, whether only calm rounds count)."""
-    if mode.endswith(SUFFIX):
-        return mode[:-len(SUFFIX)], True
-    return mode, False
+def split(mode: str) -> tuple[str, str | None]:
+    """(the plain mode, the probe whose calm rounds alone count; None for every round)."""
+    for suffix, probe in PROBES.items():
+        if mode.endswith(suffix):
+            return mode[:-len(suffix)], probe
+    return mode, None
 
 
-def timed_by_all(benches: list[Benchmark]) -> bool:
+def timed_by_all(benches: list[Benchmark], probe: str = FIRST) -> bool:
     """Whether every one of these processes timed the probe."""
-    return bool(benches) and all(PROBE in b.alternatives for b in benches)
+    return bool(benches) and all(probe in b.alternatives for b in benches)
 
 
-def level(benches: list[Benchmark]) -> float | None:
-    """The log of the probe's fastest time over every round of these processes;
-    None unless every one of them timed the probe."""
-    if not timed_by_all(benches):
+def probes(benches: list[Benchmark]) -> list[str]:
+    """The probes every one of these processes timed, in PROBES' order of modes."""
+    return [p for p in (FIRST, AGAIN) if timed_by_all(benches, p)]
+
+
+def levels(benches: list[Benchmark]) -> dict[str, float]:
+    """The log of each probe's fastest time over every round of these
+    processes, for the probes every one of them timed."""
+    return {probe: float(np.quantile(np.log(np.concatenate([b.alternatives[probe]
+                                                             for b in benches])), LEVEL))
+            for probe in probes(benches)}
+
+
+def rounds(bench: Benchmark, probe: str, found: dict[str, float]) -> np.ndarray | None:
+    """Which of the process's rounds were calm by `probe`; None when too few
+    were (or the probe has no level)."""
+    if probe not in found:
         return None
-    return float(np.quantile(np.log(np.concatenate([b.alternatives[PROBE] for b in benches])),
-                             LEVEL))
-
-
-def rounds(bench: Benchmark, fastest: float | None) -> np.ndarray | None:
-    """Which of the process's rounds were calm; None when too few were (or no level)."""
-    if fastest is None:
-        return None
-    kept = np.log(bench.alternatives[PROBE]) - fastest <= MARGIN
+    kept = np.log(bench.alternatives[probe]) - found[probe] <= MARGIN
     return kept if int(kept.sum()) >= MIN_ROUNDS else None
 
 
-def samples(bench: Benchmark, mode: str, fastest: float | None) -> np.ndarray | None:
+def samples(bench: Benchmark, mode: str, found: dict[str, float]) -> np.ndarray | None:
     """The normalized samples a mode judges this process by: every round for a
-    plain mode; for a calm one the calm rounds, None when too few (or no level)."""
-    plain, calm = split(mode)
-    if not calm:
+    plain mode; for a calm one its calm rounds, None when too few (or no
+    level). `found`: levels() of the comparison's processes."""
+    plain, probe = split(mode)
+    if probe is None:
         return bench.normalized(plain)
-    kept = rounds(bench, fastest)
+    kept = rounds(bench, probe, found)
     return None if kept is None else bench.normalized(plain)[kept]
 
 
+def label(mode: str) -> str:
+    """What a table shows beside a mode's ratio: ", calm" and the probe if not the first."""
+    probe = split(mode)[1]
+    return "" if probe is None else ", calm" + ("" if probe == FIRST else f" by {probe}")
+
+
 def meaning(mode: str) -> str:
-    plain, calm = split(mode)
+    plain, probe = split(mode)
     text = runs.normalization_meaning(plain)
-    if calm:
-        text += (f", over the rounds whose {PROBE} probe ran within "
+    if probe is not None:
+        which = ("" if probe == FIRST else
+                 ", timed a second time right after the first")
+        text += (f", over the rounds whose {FIRST} probe{which} ran within "
                  f"{math.expm1(MARGIN) * 100:.0f} % of its fastest (calm rounds)")
     return text

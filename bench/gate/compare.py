@@ -191,8 +191,9 @@ def normalization_choices(requested: str, base: list[Benchmark], candidate: list
     """The normalizations one benchmark may be compared by.
 
     auto: pair, run, none, a pair with each alternative reference every
-    process of both sides timed (bench.suite.cases), and each of these over
-    calm rounds only (bench.gate.calm) where every process timed the probe: a
+    process of both sides timed (bench.suite.cases; a probe only, none), and
+    each of these over the calm rounds of each probe every process timed
+    (bench.gate.calm): a
     reference cancels the machine's drift only when it drifts with the call,
     otherwise it adds its own noise. pair and run are choices only where every
     process names the same primary reference (a revision may change what it
@@ -204,14 +205,12 @@ def normalization_choices(requested: str, base: list[Benchmark], candidate: list
     if min(len(base), len(candidate)) < 3:
         return (runs.resolve_normalization("auto", base[0]),)
     everyone = [*base, *candidate]
-    shared = set.intersection(*(set(b.alternatives) for b in everyone))
+    shared = set.intersection(*(set(b.alternatives) for b in everyone)) - calm.PROBE_ONLY
     # A primary reference that is not the same on every process (a revision
     # that changed it) is no choice either: its ratios say nothing about each other.
     primary = ("pair", "run") if len({b.reference_name for b in everyone}) == 1 else ()
     plain = (*primary, "none", *(runs.alternative_mode(name) for name in sorted(shared)))
-    if not calm.timed_by_all(everyone):
-        return plain
-    return (*plain, *(calm.calm_mode(m) for m in plain))
+    return (*plain, *(calm.calm_mode(m, probe) for probe in calm.probes(everyone) for m in plain))
 
 
 class ProcessValues:
@@ -219,17 +218,17 @@ class ProcessValues:
     the log of its median normalized sample (decide.process_value), None where
     a calm mode has too few calm rounds of it. The choice and the estimate
     need the same ones, at every look of a gate and of the study: each is
-    computed once, the calm probe's level once (bench.gate.calm)."""
+    computed once, the calm probes' levels once (bench.gate.calm)."""
 
     def __init__(self, benches: list[Benchmark]):
         self.benches = list(benches)  # held: the memo is by id
-        self.fastest = calm.level(self.benches)
+        self.levels = calm.levels(self.benches)
         self._memo: dict[tuple[int, str], float | None] = {}
 
     def __call__(self, bench: Benchmark, mode: str) -> float | None:
         key = (id(bench), mode)
         if key not in self._memo:
-            kept = calm.samples(bench, mode, self.fastest)
+            kept = calm.samples(bench, mode, self.levels)
             self._memo[key] = None if kept is None else decide.process_value(kept)
         return self._memo[key]
 

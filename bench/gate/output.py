@@ -26,12 +26,12 @@ def _time(bench: Benchmark | None, mode: str | None) -> str:
         return "-"
     if bench.reference is None:
         return format_time(bench.median)
-    plain, only_calm = calm.split(mode or "pair")
+    plain = calm.split(mode or "pair")[0]
     name = runs.reference_of(bench, plain) or bench.reference_name
     times = bench.reference if name == bench.reference_name else bench.alternatives[name]
     ratio = bench.median / float(np.median(times))
     shown = f"{ratio:,.0f}" if ratio >= 1000 else f"{ratio:.3g}"
-    return f"{format_time(bench.median)} ({shown}x {name}{', calm' if only_calm else ''})"
+    return f"{format_time(bench.median)} ({shown}x {name}{calm.label(mode or '')})"
 
 
 # An MDE beyond this says only that the processes were too few to measure with

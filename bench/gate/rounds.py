@@ -61,9 +61,9 @@ def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> 
         # As the gate will compare them (at its defaults; unpaired is near enough here).
         mode = choose("auto", *measured, None, STATISTICS[DEFAULT],
                       decide.tail(ALPHA, len(base[0].benchmarks)))
-        fastest = calm.level([b for side in measured for b in side])
+        levels = calm.levels([b for side in measured for b in side])
         # The rounds the mode judges each process by (a calm mode: its calm ones, or none).
-        judged = [[calm.samples(b, mode, fastest) for b in side] for side in measured]
+        judged = [[calm.samples(b, mode, levels) for b in side] for side in measured]
         sides = [[_within_and_value(kept) for kept in side if kept is not None] for side in judged]
         if min(map(len, sides)) < 2:
             chosen[key] = default  # too few calm processes to tell: keep every round
