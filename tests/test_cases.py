@@ -39,3 +39,17 @@ def test_the_same_work_reference_is_the_builtin_forward_pass_in_torch_alone():
     mlp = MLP.kaiming((6, 5, 3), seed=1)
     x = torch.randn(4, 6, generator=torch.Generator().manual_seed(2))
     assert torch.equal(cases.torch_forward(x, mlp.layers), mlp.with_kernel("builtin")(x))
+
+
+def test_outside_gate_ready_runs_only_the_largest_slice_times_the_probe_twice(monkeypatch):
+    from matmul import compiled
+
+    monkeypatch.delenv(cases.ALTERNATIVES_ENV, raising=False)
+    kernel = matmul.KERNELS["builtin"]
+    largest = torch.zeros(cases.PROBED_ROWS, 4)
+    probes = [r.name for r in cases.reference_for(kernel, largest, lambda: None).alternatives]
+    assert probes == ([cases.FMA, cases.FMA_AGAIN] if compiled.numba is not None else [])
+    assert cases.reference_for(kernel, largest[:5], lambda: None).alternatives == ()
+    monkeypatch.setenv(cases.ALTERNATIVES_ENV, "1")  # gate-ready: every slice, every kind
+    names = [r.name for r in cases.reference_for(kernel, largest[:5], lambda: None).alternatives]
+    assert names == probes + [cases.GEMM]  # the builtin's primary is the read of x

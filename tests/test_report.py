@@ -293,3 +293,45 @@ def test_the_forward_share_of_the_roofs_median_round_is_said_beside_the_judged_o
     assert "best of its rounds, 80 at its median round" in summary
     assert ("best builtin at 70 % of the compute roof at its median (88 % of the roof's median "
             "round), 70 % at its best round (misses the 80 % target)") in summary
+
+
+def probed(found: dict, calm: int, shared: int, slower: float) -> dict:
+    """A benchmark entry given raw rounds: `calm` at its median, then `shared`
+    ones `slower` times slower, and the FMA probe's two readings, the second
+    1.6x slower in the shared rounds (the first the same in every round: read
+    instead, it would call every round calm)."""
+    seconds = found["stats"]["median"]
+    data = [seconds] * calm + [seconds * slower] * shared
+    second = [10e-6] * calm + [16e-6] * shared
+    info = found["extra_info"]
+    info[runs.REFERENCE_DATA] = [1e-3] * len(data)
+    info[runs.ALTERNATIVES] = {"fma": [30e-6] * len(data), "fma_again": second}
+    found["stats"] = {"data": data}
+    return found
+
+
+def test_the_summary_gives_the_calm_rounds_median_beside_the_judged_one():
+    """A host that shared the core in 22 of 40 rounds: the targets are judged at
+    the median of every round, and the median of the 18 rounds the probe's
+    second reading dates as calm is said beside it."""
+    rows = 50_000
+    skinny_roof = rows * 784 * 4 / READ_RATE  # memory-bound: one read of x
+    forward_work = 2 * rows * (784 * 50 + 50 * 10)
+    document = {"benchmarks": [
+        fma_peak(PEAK), read_x(rows),
+        probed(matmul("numba_tuned", rows, 1.1 * skinny_roof), 18, 22, 1.5),
+        probed(forward("numba_fused", rows, forward_work / (0.85 * PEAK)), 18, 22, 1.25)]}
+    summary = "\n".join(ladder.roofline_summary(runs.parse(document, "run.json")))
+    calm = ("calm rounds of 40 (its FMA probe, read a second time, within 15 % of its "
+            "fastest: the core not shared)")
+    # The roofline's bytes hold the weights and the output beside x: 1.1 x 0.987.
+    assert ("best numba_tuned at 1.63x its roofline at its median, 1.09x at its best round "
+            f"(memory-bound; misses the 1.15x target); over its 18 {calm}, 1.09x at their "
+            "median") in summary
+    assert ("best numba_fused at 68 % of the compute roof at its median (68 % of the roof's "
+            "median round), 85 % at its best round (misses the 80 % target); over its 18 "
+            f"{calm}, 85 % at their median") in summary
+    # Without the probe's second reading (a run of older code), nothing is said of calm rounds.
+    for entry in document["benchmarks"]:
+        entry["extra_info"].get(runs.ALTERNATIVES, {}).pop("fma_again", None)
+    assert "calm" not in "\n".join(ladder.roofline_summary(runs.parse(document, "run.json")))

@@ -12,7 +12,12 @@ and doing its flops at the compute peak.
   library GEMM (a large square builtin product) is reported beside it; it is
   the roof only in a run without the microkernel, which the summary says.
 
-Both are the best of their rounds: what the machine can do. A call's roofline
+Both are the best of their rounds: what the machine can do. The targets are
+judged at the median of every round; where a kernel's rounds timed the FMA
+probe (the largest slice, bench.suite.cases.PROBED_ROWS), the summary also
+gives the median of its calm rounds (bench.gate.calm: the probe's second
+reading within 15 % of its fastest in the run), so that a reader sees how
+much of the distance to the roof was the host sharing the core. A call's roofline
 time is max(bytes / bandwidth, flops / peak), and "% of roofline" is that time
 over the call's median. No call can beat a roof it is measured against: one
 that does (at its best round against the roof's) shows the roof was measured
@@ -20,8 +25,12 @@ wrong, and the summary says so, as a warning, instead of judging a target.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from bench.gate import calm
 from bench.policy import FORWARD_TARGET, SKINNY_TARGET
 from bench.runs import Benchmark, Run
 from bench.suite import cases
@@ -192,6 +201,39 @@ def _memory_line(machine_roofs: Roofs) -> str | None:
             f"{by}, the best of the run's readers at their best rounds)")
 
 
+@dataclass(frozen=True)
+class Calm:
+    """A benchmark's calm rounds (bench.gate.calm, by the probe's second reading)."""
+
+    median: float   # seconds: the median of the calm rounds
+    kept: int
+    rounds: int
+
+
+def calm_rounds(run: Run, bench: Benchmark) -> Calm | None:
+    """The median of the benchmark's calm rounds, the probe's level taken over
+    every benchmark of the run that timed it; None without the probe, raw
+    samples or MIN_ROUNDS calm rounds."""
+    if bench.samples is None or calm.AGAIN not in bench.alternatives:
+        return None
+    probed = [b for b in run.benchmarks.values()
+              if b.samples is not None and calm.AGAIN in b.alternatives]
+    kept = calm.rounds(bench, calm.AGAIN, calm.levels(probed))
+    if kept is None:
+        return None
+    return Calm(float(np.median(bench.samples[kept])), int(kept.sum()), len(kept))
+
+
+def _calm_text(found: Calm | None, figure: Callable[[float], str]) -> str:
+    """What the summary says of a benchmark's calm rounds: figure(seconds) is
+    how the line states a time against the roof."""
+    if found is None:
+        return ""
+    return (f"; over its {found.kept} calm rounds of {found.rounds} (its FMA probe, read "
+            f"a second time, within {np.expm1(calm.MARGIN) * 100:.0f} % of its fastest: the "
+            f"core not shared), {figure(found.median)} at their median")
+
+
 def _verdict(met: bool, target: str, judged: bool) -> str:
     if not judged:
         return f"the {target} target not judged: a roof of this run is wrong"
@@ -218,10 +260,12 @@ def roofline_summary(run: Run, gpu: bool = False) -> list[str]:
             best, name = max(placed, key=lambda pn: pn[0].fraction)
             judged = not compute_wrong and rows not in memory_wrong
             verdict = _verdict(1 / best.fraction <= SKINNY_TARGET, f"{SKINNY_TARGET}x", judged)
+            quiet = _calm_text(calm_rounds(run, kernels[name]),
+                               lambda seconds: f"{seconds / best.time:.2f}x")
             lines.append(f"- x_train[:{rows}] @ weights: best {name} at "
                          f"{1 / best.fraction:.2f}x its roofline at its median, "
                          f"{1 / best.best_fraction:.2f}x at its best round "
-                         f"({best.bound_by}-bound; {verdict})")
+                         f"({best.bound_by}-bound; {verdict}){quiet}")
     forward = _largest_slice(run, "forward")
     if forward and machine_roofs.peak:
         rows, kernels = forward
@@ -236,9 +280,11 @@ def roofline_summary(run: Run, gpu: bool = False) -> list[str]:
         if machine_roofs.fma_median:  # measured with fma_peak, the roof
             share = bench.workload.flops / bench.median / machine_roofs.fma_median
             typical = f" ({share * 100:.0f} % of the roof's median round)"
+        quiet = _calm_text(calm_rounds(run, bench), lambda seconds: (
+            f"{bench.workload.flops / seconds / machine_roofs.peak * 100:.0f} %"))
         lines.append(f"- forward on x_train[:{rows}]: best {name} at {median * 100:.0f} % of "
                      f"the compute roof at its median{typical}, {best * 100:.0f} % at its best "
-                     f"round ({verdict})")
+                     f"round ({verdict}){quiet}")
     if library_beyond:
         lines.append(f"- **warning**: the builtin {cases.PEAK_GEMM} ran faster than the FMA "
                      "microkernel: the compute roof was measured wrong and no target is "

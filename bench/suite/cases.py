@@ -68,6 +68,12 @@ FMA = "fma"                  # the FMA microkernel, a call of ~10 us
 # The gate judges by it as a probe of calm rounds only (bench.gate.calm).
 FMA_AGAIN = "fma_again"
 FMA_ITERATIONS = 1 << 10
+# In every run, the rounds of the largest slice, the one the report judges
+# the roofline targets on, time the FMA probe twice too (two 10 us calls
+# beside one of milliseconds): the report says how far the calm rounds'
+# median lies from the median, the share of the host's sharing of the core
+# in it (bench.report.roofline, bench.gate.calm).
+PROBED_ROWS = ROWS[-1]
 GEMM = "gemm128"             # the library's GEMM on two 128 x 128 fp32 operands
 GEMM_SIZE = 128
 
@@ -75,7 +81,7 @@ GEMM_SIZE = 128
 @dataclass(frozen=True)
 class Reference:
     """The call timed before the benchmarked one in every round, and its name;
-    `alternatives`, timed before it in gate-ready runs."""
+    `alternatives`, timed before it in gate-ready runs (on PROBED_ROWS in every run)."""
 
     name: str
     call: Callable[[], object]
@@ -134,16 +140,19 @@ def reference_for(kernel: matmul.Kernel, x: torch.Tensor,
     """The reference timed beside `kernel` on x: for a kernel that steps
     through the interpreter, INTERPRETER_STEPS steps of the interpreter's own;
     for the builtin, one read of x; for the others, the same work done by
-    torch's own operations (SAME_WORK)."""
+    torch's own operations (SAME_WORK). Its alternatives: in gate-ready runs
+    alternative_references, else on PROBED_ROWS the probe alone."""
     if kernel.python_dims:
         primary = Reference(INTERPRETER, lambda: interpreter_steps(x))
     elif kernel.name == REFERENCE_KERNEL:
         primary = Reference(READ_X, lambda: read_x(x))
     else:
         primary = Reference(SAME_WORK, same_work_by_torch)
-    if not os.environ.get(ALTERNATIVES_ENV):
-        return primary
-    return replace(primary, alternatives=alternative_references(x, primary.name))
+    if os.environ.get(ALTERNATIVES_ENV):
+        return replace(primary, alternatives=alternative_references(x, primary.name))
+    if x.shape[0] == PROBED_ROWS:
+        return replace(primary, alternatives=probe_references(x))
+    return primary
 
 
 def torch_forward(x: torch.Tensor, layers) -> torch.Tensor:
@@ -156,18 +165,25 @@ def torch_forward(x: torch.Tensor, layers) -> torch.Tensor:
     return x @ last.w + last.b
 
 
+def probe_references(x: torch.Tensor) -> tuple[Reference, ...]:
+    """The FMA probe, timed twice (FMA, FMA_AGAIN); none off the CPU or without numba."""
+    if x.device.type != "cpu":
+        return ()
+    from . import roofs
+
+    fma = roofs.fma_peak(x.device, FMA_ITERATIONS)
+    if isinstance(fma, str):
+        return ()
+    return Reference(FMA, fma.call), Reference(FMA_AGAIN, fma.call)
+
+
 def alternative_references(x: torch.Tensor, primary: str) -> tuple[Reference, ...]:
     """The FMA microkernel (timed twice: FMA, FMA_AGAIN), a library GEMM and
     one read of x, less the primary's kind; on the CPU only (a GPU's drift is
     its own)."""
     if x.device.type != "cpu":
         return ()
-    from . import roofs
-
-    found = []
-    fma = roofs.fma_peak(x.device, FMA_ITERATIONS)
-    if not isinstance(fma, str):
-        found += [Reference(FMA, fma.call), Reference(FMA_AGAIN, fma.call)]
+    found = list(probe_references(x))
     generator = torch.Generator().manual_seed(GEMM_SIZE)
     square = torch.randn(GEMM_SIZE, GEMM_SIZE, generator=generator)
     product = torch.empty_like(square)
