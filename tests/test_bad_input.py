@@ -171,6 +171,23 @@ def test_bench_run_reports_the_run_it_saved_by_path(tmp_path, monkeypatch, capsy
     assert f"from {mine}" in capsys.readouterr().out
 
 
+def test_bench_run_times_each_benchmark_in_passes_unless_told_otherwise(tmp_path, monkeypatch,
+                                                                         mnist_dir):
+    monkeypatch.chdir(tmp_path)
+    commands = []
+
+    def child(cmd, env):
+        commands.append(cmd)
+        return 2, None  # "benchmarks failed": nothing to report, nothing more to mock
+
+    monkeypatch.setattr(run_suite, "run_forwarding_signals", child)
+    run_suite.main([])
+    run_suite.main(["--bench-passes=1"])
+    passes = [[a for a in cmd if a.startswith("--bench-passes=")] for cmd in commands]
+    assert passes[0] == [f"--bench-passes={run_suite.MAIN_PASSES}"] and run_suite.MAIN_PASSES > 1
+    assert passes[1][-1] == "--bench-passes=1"  # the caller's, after ours: it wins
+
+
 CHILD = """
 import signal, sys, time
 
