@@ -20,19 +20,19 @@ MIN_ROUNDS calm rounds gives no value in that mode.
 
 Two readings of the probe, each a calm mode of every plain one (PROBES):
 - FIRST, the probe's first call of the round, right after the previous
-  round's benchmarked call: it also reads what a call of microseconds pays
-  on this host (waking the thread pool, caches the last call left cold).
-- AGAIN, the same call timed again right after: the pool awake and its code
-  in cache, it reads the core's throughput alone. On the Zen 4 VM of stop
-  39 (one process, 12 000 rounds a condition, the host busy), the first
-  reading was within MARGIN in 20 % of the rounds after numba_fused's
-  500-row forward pass, 6 % after torch's and 0 % after 2 ms of waiting,
-  the second in 45 %, 43 % and 37 %; over windows of 300 rounds, the pass's
-  median raw time over the calm rounds moved 3.1 % (sd) by the first reading
-  and 3.2 % by the second, against 7.0 % over every round, and 4 of 40
-  windows had too few calm rounds by the first reading, none by the second.
-  For the 5-row pass the first reading was the better one (2.3 % against
-  12.4 %): its call pays what that reading reads.
+  round's benchmarked call: it also reads a state that short calls pay
+  for right after other code, whatever a guest can see of its cause (on one
+  thread as on two: no thread pool to wake; 3x slower after 2 ms of Python).
+- AGAIN, the same call timed again right after: it reads the core's
+  throughput alone. On the Zen 4 VM of stop 39 (one process on one thread,
+  as the gate's, about 6 000 rounds a condition, the host busy), the first
+  reading was within MARGIN in 15 % of the rounds right after numba_fused's
+  500-row forward pass, 4 % after torch's pass and 0 % after 2 ms of Python,
+  the second in 50 %, 50 % and 48 %; 11 of 41 windows of 150 rounds had too
+  few calm rounds by the first reading, 7 by the second. For 5-row calls the
+  first reading dated the kernel's state better (the ratio to its reference
+  over calm rounds moved 2.7 % between windows of 300 rounds by the first,
+  4.6 % by the second): such a call pays what that reading reads.
 The gate's auto normalization weighs the calm modes against the plain ones
 by their spread and the processes they keep (bench.gate.compare.choose): on
 a quiet machine the plain mode stays.
