@@ -120,7 +120,7 @@ def meaning(mode: str) -> str:
     text = runs.normalization_meaning(plain)
     if probe is not None:
         which = ("" if probe == FIRST else
-                 ", timed a second time right after the first")
+                 ", timed a second time right after the first,")
         text += (f", over the rounds whose {FIRST} probe{which} ran within "
                  f"{math.expm1(MARGIN) * 100:.0f} % of its fastest (calm rounds)")
     return text

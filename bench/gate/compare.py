@@ -191,11 +191,11 @@ def normalization_choices(requested: str, base: list[Benchmark], candidate: list
     """The normalizations one benchmark may be compared by.
 
     auto: pair, run, none, a pair with each alternative reference every
-    process of both sides timed (bench.suite.cases; a probe only, none), and
-    each of these over the calm rounds of each probe every process timed
-    (bench.gate.calm): a
-    reference cancels the machine's drift only when it drifts with the call,
-    otherwise it adds its own noise. pair and run are choices only where every
+    process of both sides timed (bench.suite.cases; not one that is a probe
+    only, calm.PROBE_ONLY), and each of these over the calm rounds of each
+    probe every process timed (bench.gate.calm): a reference cancels the
+    machine's drift only when it drifts with the call, otherwise it adds its
+    own noise. pair and run are choices only where every
     process names the same primary reference (a revision may change what it
     times, as round 3's stop 36 did). With fewer than three processes a side,
     the single-run rule of bench.runs.resolve_normalization.
