@@ -335,3 +335,19 @@ def test_the_summary_gives_the_calm_rounds_median_beside_the_judged_one():
     for entry in document["benchmarks"]:
         entry["extra_info"].get(runs.ALTERNATIVES, {}).pop("fma_again", None)
     assert "calm" not in "\n".join(ladder.roofline_summary(runs.parse(document, "run.json")))
+
+
+def test_the_memory_roof_says_its_readers_median_round_beside_its_best():
+    """A host whose memory traffic moves under the run: the best reader's
+    median round at 60 % of its best. The roof is the best round; the median
+    round is said beside it, so a roof from one fast spell shows as one."""
+    fast = read_x(50_000, 2 * READ_RATE, "torch", 1)
+    fast["stats"]["median"] = fast["stats"]["mean"] = fast["stats"]["min"] / 0.6
+    document = {"benchmarks": [read_x(50_000, READ_RATE, "numba", 2), fast]}
+    machine = roofs(runs.parse(document, "run.json"))
+    assert machine.bandwidth == {50_000: pytest.approx(2 * READ_RATE)}
+    assert machine.reads[50_000].median_bandwidth == pytest.approx(1.2 * READ_RATE)
+    summary = "\n".join(ladder.roofline_summary(runs.parse(document, "run.json")))
+    assert ("memory roof: 20 GB/s (one read of x_train[:50000] by torch's read on 1 thread, the "
+            "best of the run's readers at their best rounds; 12 GB/s at that reader's median "
+            "round)") in summary
