@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 import matmul
+from bench.gate import calm
 from bench.suite import cases
 
 
@@ -49,6 +50,8 @@ def test_outside_gate_ready_runs_only_the_largest_slice_times_the_probe_twice(mo
     largest = torch.zeros(cases.PROBED_ROWS, 4)
     probes = [r.name for r in cases.reference_for(kernel, largest, lambda: None).alternatives]
     assert probes == ([cases.FMA, cases.FMA_AGAIN] if compiled.numba is not None else [])
+    # the names the gate reads them by (bench.gate.calm keeps its own copy: it loads no torch)
+    assert (cases.FMA, cases.FMA_AGAIN) == (calm.FIRST, calm.AGAIN)
     assert cases.reference_for(kernel, largest[:5], lambda: None).alternatives == ()
     monkeypatch.setenv(cases.ALTERNATIVES_ENV, "1")  # gate-ready: every slice, every kind
     names = [r.name for r in cases.reference_for(kernel, largest[:5], lambda: None).alternatives]

@@ -18,7 +18,7 @@ speed. The probe is the same code on both sides, so which rounds are kept
 does not depend on the change being judged. A process with fewer than
 MIN_ROUNDS calm rounds gives no value in that mode.
 
-Two readings of the probe, each a calm mode of every plain one (PROBES):
+Two readings of the probe, each a calm mode of every plain one (SUFFIXES):
 - FIRST, the probe's first call of the round, right after the previous
   round's benchmarked call: it also reads a state that short calls pay
   for right after other code, whatever a guest can see of its cause (on one
@@ -48,8 +48,8 @@ from bench.runs import Benchmark
 
 FIRST = "fma"         # bench.suite.cases.FMA: the probe's first call of a round
 AGAIN = "fma_again"   # bench.suite.cases.FMA_AGAIN: the same call timed again right after
-# The suffix of the calm modes that judge by each probe, longest first (they share a stem).
-PROBES = {"+calm_again": AGAIN, "+calm": FIRST}
+# Each probe's suffix on the calm modes that judge by it, in the order modes are offered.
+SUFFIXES = {FIRST: "+calm", AGAIN: "+calm_again"}
 # A reading of the core's state only: never offered as a reference to divide by.
 PROBE_ONLY = frozenset({AGAIN})
 # Sharing a core halves its FMA throughput at worst; the probe's own spread on
@@ -60,12 +60,13 @@ MIN_ROUNDS = 5
 
 
 def calm_mode(mode: str, probe: str = FIRST) -> str:
-    return mode + next(suffix for suffix, name in PROBES.items() if name == probe)
+    return mode + SUFFIXES[probe]
 
 
 def split(mode: str) -> tuple[str, str | None]:
     """(the plain mode, the probe whose calm rounds alone count; None for every round)."""
-    for suffix, probe in PROBES.items():
+    # The longest suffix first: they share a stem.
+    for probe, suffix in sorted(SUFFIXES.items(), key=lambda item: -len(item[1])):
         if mode.endswith(suffix):
             return mode[:-len(suffix)], probe
     return mode, None
@@ -77,8 +78,8 @@ def timed_by_all(benches: list[Benchmark], probe: str = FIRST) -> bool:
 
 
 def probes(benches: list[Benchmark]) -> list[str]:
-    """The probes every one of these processes timed, in PROBES' order of modes."""
-    return [p for p in (FIRST, AGAIN) if timed_by_all(benches, p)]
+    """The probes every one of these processes timed, in SUFFIXES' order."""
+    return [p for p in SUFFIXES if timed_by_all(benches, p)]
 
 
 def levels(benches: list[Benchmark]) -> dict[str, float]:

@@ -28,7 +28,7 @@ from bench import runs
 from bench.policy import ALPHA
 
 from . import calm, decide
-from .compare import choose
+from .compare import ProcessValues, choose
 from .decide import process_value
 from .statistics import DEFAULT, STATISTICS
 
@@ -59,11 +59,11 @@ def budgets(base: list[runs.Run], candidate: list[runs.Run], default: float) -> 
         if min(map(len, measured)) < 2:
             continue
         # As the gate will compare them (at its defaults; unpaired is near enough here).
+        values = ProcessValues([b for side in measured for b in side])
         mode = choose("auto", *measured, None, STATISTICS[DEFAULT],
-                      decide.tail(ALPHA, len(base[0].benchmarks)))
-        levels = calm.levels([b for side in measured for b in side])
+                      decide.tail(ALPHA, len(base[0].benchmarks)), values)
         # The rounds the mode judges each process by (a calm mode: its calm ones, or none).
-        judged = [[calm.samples(b, mode, levels) for b in side] for side in measured]
+        judged = [[calm.samples(b, mode, values.levels) for b in side] for side in measured]
         sides = [[_within_and_value(kept) for kept in side if kept is not None] for side in judged]
         if min(map(len, sides)) < 2:
             chosen[key] = default  # too few calm processes to tell: keep every round
