@@ -54,7 +54,7 @@ register("numba_tuned", compiled.numba_tuned, python_dims=0, max_rows=50_000,
          devices=CPU, workspace=compiled.PADDED_WEIGHTS, unavailable=compiled.NUMBA_MISSING)
 # Broadcast FMAs over the outputs, and a fused forward pass that forward.MLP runs whole.
 register("numba_fused", compiled.numba_fused, python_dims=0, max_rows=50_000,
-         devices=CPU, forward=compiled.fused_forward, workspace=compiled.PADDED_COLUMNS,
+         devices=CPU, forward=compiled.fused_forward, workspace=compiled.GROUPED_COLUMNS,
          unavailable=compiled.NUMBA_MISSING)
 # Triton kernels compile for CUDA; under TRITON_INTERPRET=1 Triton's interpreter
 # also runs them on CPU tensors (triton_kernels.declaration). Without triton

@@ -35,6 +35,7 @@ CPU only: `.numpy()` needs host memory, so the registry declares devices={"cpu"}
 from __future__ import annotations
 
 import functools
+import time
 
 import numpy as np
 import torch
@@ -126,6 +127,22 @@ BROADCAST_AHEAD = 1
 # The fused pass's first-layer outputs past its last whole vector run as dot
 # blocks (simd.dot_block) of BROADCAST_ROWS rows, this many columns a pass.
 FORWARD_REST_COLUMNS = 2
+# A product's columns past its last whole vector (all 10 of the skinny MNIST
+# layer's with AVX-512's 16 float lanes) run as simd.grouped_block: each
+# vector holds g consecutive k-values of lanes / g columns, so no lane is
+# padding. Its vectors are half the widest where that loses no FMA
+# throughput: on a core whose FMA units are half as wide as its widest
+# vectors (AMD Zen 4 issues a 512-bit FMA as two 256-bit halves) half-width
+# FMAs issue twice as often, and their broadcasting loads are the cheaper
+# ones (on the Zen 4 VM of round 3, stop 40, one thread in cache: 8 columns of
+# 2 k-values at 76 % of the FMA peak and 2 of 8 at 54 % in 512-bit vectors;
+# 16 columns of 1 at 100 %). Which kind of core this is, is measured once per
+# process (narrow_vectors_pay): the FMA microkernel at both widths; half-width
+# vectors are chosen when their flops a second reach NARROW_SHARE of the
+# widest's: 1.0 on such a core, 0.5 where the units are as wide as the vectors.
+NARROW_SHARE = 0.75
+NARROW_TRIALS = 5  # alternating calls of each width; the fastest counts
+NARROW_ITERATIONS = 16_384  # steps of every chain a call: about 0.1 ms
 
 
 def _broadcast_shape(rows: int = BROADCAST_ROWS, vectors: int = BROADCAST_VECTORS,
@@ -199,13 +216,13 @@ PADDED_WEIGHTS = Workspace(f"output + k·n (b transposed, n padded to a multiple
                            lambda m, k, n: k * -(-n // COLUMNS) * COLUMNS)
 
 
-# What numba_fused's product allocates beyond its output: b with its columns
-# padded to whole vectors, and a zero bias row as wide (on a call that does not
-# find them prepared already); the widest vectors are float32's or int32's.
-_LANES_32 = (simd.VECTOR_BYTES if simd else 16) // 4
-PADDED_COLUMNS = Workspace("output + (k + 1)·n' (b and a zero bias, n padded to whole vectors n', "
-                           "unless already prepared)",
-                           lambda m, k, n: (k + 1) * -(-n // _LANES_32) * _LANES_32)
+# What numba_fused's product allocates beyond its output (on a call that does
+# not find it prepared already): b's columns in whole vectors and a zero bias
+# row as wide, b's other columns grouped (simd.grouped_weights) and their last
+# k-values: k·n + n elements at most.
+GROUPED_COLUMNS = Workspace("output + k·n + n (b's whole vectors of columns and a zero bias for them, "
+                           "its other columns grouped, unless already prepared)",
+                           lambda m, k, n: k * n + n)
 
 
 def _product(a: torch.Tensor, b: torch.Tensor, run) -> torch.Tensor:
@@ -304,13 +321,18 @@ def numba_fused(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Broadcast FMAs over the outputs, no lane sums; the MLP forward pass fused per block.
 
     Blocks of BROADCAST_ROWS rows (8 with AVX-512) x BROADCAST_VECTORS
-    vectors of c's columns (b's columns padded to whole vectors); correct for
-    every shape. Model: each step over k loads those vectors of one row of b
-    and broadcasts one element of each row of the block: R x V FMAs and no
-    horizontal sums, so FMA-bound where n fills its vectors. For the skinny
-    MNIST layer (n = 10: 6 of 16 lanes are padding) the FMAs take about as
-    long as one read of x, and the block's rows, one contiguous span, stream
-    in (prefetched a block ahead) while they run. forward.MLP runs fused_forward.
+    vectors of c's columns; correct for every shape. Model: each step over k
+    loads those vectors of one row of b and broadcasts one element of each
+    row of the block: R x V FMAs and no horizontal sums, so FMA-bound. The
+    columns past the last whole vector (all 10 of the skinny MNIST layer's)
+    run as grouped blocks (simd.grouped_block): each vector holds g
+    consecutive k-values of lanes / g columns, one broadcasting load of g
+    elements of a row serves it, so no lane is padding; in half-width vectors
+    where those lose no FMA throughput (narrow_vectors_pay). For the skinny
+    layer that is the least FMA work there is, 10 lanes of k per row (whole
+    vectors padded the 10 columns to 16), while the block's rows, one
+    contiguous span, stream in (prefetched a block ahead): memory- or
+    FMA-bound by the machine's roofs. forward.MLP runs fused_forward.
     """
     return _broadcast(a, b, _broadcast_shape())
 
@@ -320,14 +342,80 @@ def _broadcast(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
 
     def run(a, b, dtype, out):
         (m, k), n = a.shape, b.shape[1]
-        step = _lanes(dtype)
-        w, bias = PREPARED.get((b,), ("columns", dtype, step), lambda: _padded(b, None, dtype, step))
+        lanes = group_lanes(dtype)
+        weights = PREPARED.get((b,), ("columns", dtype, lanes), lambda: _columns(b, dtype, lanes))
         count = threads()
-        # (dtype, block) fixes the arguments' types: see entries
-        launch(BUILDS, simd.broadcast_serial, simd.broadcast, (dtype, block), len(block[1])).run(
-            m, k * n, count, _host_array(a, dtype), w, bias, out, count, *block)
+        # (dtype, block, weights' shapes) fix the arguments' types: see entries
+        launch(BUILDS, simd.broadcast_serial, simd.broadcast, (dtype, block, *weights[-2:]),
+               len(block[1])).run(m, k * n, count, _host_array(a, dtype), *weights[:4], out,
+                                  count, *block, *weights[-2:])
 
     return _product(a, b, run)
+
+
+def _columns(b: torch.Tensor, dtype: torch.dtype, lanes: int) -> tuple:
+    """What simd.broadcast takes of b (k x n): its whole vectors of columns and
+    a zero bias as wide; its other r columns grouped in vectors of `lanes`
+    lanes (simd.grouped_weights) and their last k-values that leaves out; then
+    the type-carrying tuples of r and of `lanes` zeros."""
+    k, n = b.shape
+    nv = n - n % _lanes(dtype)
+    w = b.detach().to(dtype).numpy()
+    whole = aligned_zeros((k, nv), _NUMPY[dtype])
+    whole[:] = w[:, :nv]
+    rest = w[:, nv:]
+    grouped = simd.grouped_weights(rest, lanes, aligned_zeros(
+        simd.grouped_shape(k, n - nv, lanes), _NUMPY[dtype]))
+    kg = k - k % max(simd.column_groups(n - nv, lanes), default=1)
+    tail = np.ascontiguousarray(rest[kg:])
+    return (whole, aligned_zeros((1, nv), _NUMPY[dtype]), grouped, tail,
+            (0,) * (n - nv), (0,) * lanes)
+
+
+def narrow_pays(wide_rate: float, narrow_rate: float) -> bool:
+    """Whether half-width vectors lose no FMA throughput, by the FMA rates
+    (flops a second) measured at both widths: see NARROW_SHARE."""
+    return narrow_rate >= NARROW_SHARE * wide_rate
+
+
+def fma_rates(lanes: int, clock=time.perf_counter) -> tuple[float, float]:
+    """The FMA microkernel's best rate on this thread, in flops a second, in
+    vectors of `lanes` float32 lanes and of half as many: (wide, narrow); 0
+    for a width whose every reading of `clock` failed to advance."""
+    chains = (0,) * max(1, simd.VECTOR_REGISTERS - 2)
+    out = np.zeros(1, np.float32)
+    one, addend = np.float32(1.0), np.float32(1.0 / 1024)
+    widths = ((0,) * lanes, (0,) * (lanes // 2))
+    for width in widths:  # compiled (or loaded) and warmed, untimed
+        simd.fma_peak_serial(one, addend, 1, out, chains, width)
+    best = [0.0, 0.0]
+    for _ in range(NARROW_TRIALS):
+        for index, width in enumerate(widths):
+            start = clock()
+            simd.fma_peak_serial(one, addend, NARROW_ITERATIONS, out, chains, width)
+            seconds = clock() - start
+            if seconds > 0:  # a clock that did not advance says nothing
+                flops = 2 * len(chains) * len(width) * NARROW_ITERATIONS
+                best[index] = max(best[index], flops / seconds)
+    return best[0], best[1]
+
+
+@functools.cache
+def narrow_vectors_pay() -> bool:
+    """Whether numba_fused's grouped columns run in half-width vectors here:
+    measured once per process (fma_rates, NARROW_SHARE); the widest where
+    nothing could be measured, or where vectors are 16 bytes already."""
+    lanes = simd.VECTOR_BYTES // 4
+    if lanes < 8:
+        return False
+    wide, narrow = fma_rates(lanes)
+    return wide > 0 and narrow_pays(wide, narrow)
+
+
+def group_lanes(dtype: torch.dtype) -> int:
+    """Lanes of the vectors numba_fused's grouped columns run in, for `dtype`."""
+    lanes = _lanes(dtype)
+    return lanes // 2 if narrow_vectors_pay() else lanes
 
 
 def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:

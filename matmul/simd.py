@@ -30,20 +30,31 @@ inner loops out in LLVM vectors through a few intrinsics:
   `lead` on, one contiguous span, at an even rate. It stores its own
   results: handing R x V vectors back as a tuple indexed by the caller kept
   them on the stack, and the loop ran at a third of its speed.
-- `fma_chains(x, y, iterations, chains)`: the FMA-throughput microkernel of
-  the compute roof (bench.suite.roofs): C independent accumulators in
-  registers, nothing but FMAs in the loop.
+- `grouped_block(a, i0, count, wg, dst, d0, c0, lead, rows, cols, width)`:
+  broadcast FMAs for n columns that fill no whole vector, with no padded
+  lane: `column_groups` splits n into groups of lanes / g columns (the binary
+  digits of n: 10 columns in 16 lanes are 8 of 2 k-values and 2 of 8), each
+  vector of a group holds g consecutive k-values of its columns
+  (`grouped_weights` lays them out), and one load broadcasts g consecutive
+  elements of a row of `a` over it; at the end g neighbouring lanes are
+  summed (log2 g shuffles and adds per accumulator, once per block). The
+  vectors may be narrower than the widest (`width`).
+- `fma_chains(x, y, iterations, chains, width)`: the FMA-throughput
+  microkernel of the compute roof (bench.suite.roofs): C independent
+  accumulators in registers, nothing but FMAs in the loop.
 - `lanes`, `vload`, `vsplat`, `vadd`, `vlane`: single vector operations,
   for the read kernel.
 - the kernels `blocked` (c = a @ bt.T by dot blocks, parallel over blocks of
-  rows), `broadcast` (c = a @ w by broadcast blocks) and `forward` (an MLP's
+  rows), `broadcast` (c = a @ w by broadcast blocks, and grouped blocks for
+  the columns past the last whole vector) and `forward` (an MLP's
   forward pass, fused per block of rows: broadcast blocks for every layer,
   dot blocks for the first layer's outputs past its last whole vector), each
   also built for one thread (`blocked_serial`, `broadcast_serial`,
   `forward_serial`; `blocked_at` and `forward_at` run those on matrices
   given by their data pointers, `pointer_at`); and the
-  roofs' microkernels `fma_peak` (one fma_chains loop per thread) and
-  `read_sum` (a wide-load read, also `read_sum_serial`). `compiled`
+  roofs' microkernels `fma_peak` (one fma_chains loop per thread; also
+  `fma_peak_serial`, which compiled times at two widths) and `read_sum` (a
+  wide-load read, also `read_sum_serial`). `compiled`
   chooses their block shape and wraps them for torch.
 
 The vector width and register count come from the target numba compiles for
@@ -102,8 +113,9 @@ class _VectorModel(models.PrimitiveModel):
         super().__init__(dmm, fe_type, ir.VectorType(element, fe_type.lanes))
 
 
-def vector_of(dtype: types.Type) -> Vector:
-    return Vector(dtype, VECTOR_BYTES * 8 // dtype.bitwidth)
+def vector_of(dtype: types.Type, lanes: int = 0) -> Vector:
+    """A vector of `lanes` dtype values; 0: the widest numba compiles for."""
+    return Vector(dtype, lanes or VECTOR_BYTES * 8 // dtype.bitwidth)
 
 
 def _is_matrix(t) -> bool:
@@ -334,17 +346,18 @@ def dot_block(typingctx, a, i0, bt, j0, kv, ahead, count, rows, cols, tree):
 
 
 @intrinsic
-def fma_chains(typingctx, x, y, iterations, chains):
+def fma_chains(typingctx, x, y, iterations, chains, width):
     """The FMA-throughput microkernel: C vector accumulators (C carried by the
     type of `chains`, a tuple of C zeros), each run `iterations` times through
     acc = acc * x + y, all in registers; returns the sum of every lane of every
     accumulator. The chains are independent, so with C at least the FMA
     latency times the FMA units, the loop runs at the core's FMA throughput.
-    With x = 1 and y a power of two the sum is exact: C * lanes * iterations * y."""
+    With x = 1 and y a power of two the sum is exact: C * lanes * iterations * y.
+    The vectors have as many lanes as `width` has zeros; () for the widest."""
     if not (isinstance(x, types.Float) and x == y and isinstance(iterations, types.Integer)
-            and isinstance(chains, types.UniTuple)):
+            and isinstance(chains, types.UniTuple) and isinstance(width, types.BaseTuple)):
         return None
-    vec = vector_of(x)
+    vec = vector_of(x, len(width.types))
     count = chains.count
 
     def codegen(context, builder, signature, args):
@@ -361,7 +374,7 @@ def fma_chains(typingctx, x, y, iterations, chains):
             total = _add(builder, vec, total, builder.load(acc))
         return _horizontal_sum(builder, vec, total)
 
-    return x(x, y, iterations, chains), codegen
+    return x(x, y, iterations, chains, width), codegen
 
 
 def _relu(builder, vec, value):
@@ -373,12 +386,18 @@ def _relu(builder, vec, value):
     return builder.select(negative, zero, value)  # NaN kept
 
 
-def _store_columns(context, builder, vec, dst_ty, dst, row, col, value):
-    """dst[row, col : col + lanes] = value, the lanes past dst's last column dropped."""
+def _store_columns(context, builder, vec, dst_ty, dst, row, col, value, limit=None):
+    """dst[row, col : col + lanes] = value, the lanes past dst's last column
+    dropped, and those from lane `limit` on (a Python int) when given."""
     intp = context.get_value_type(types.intp)
     width = cgutils.unpack_tuple(builder, dst.shape)[1]
     ptr = builder.bitcast(_pointer(context, builder, dst_ty, dst, row, col), value.type.as_pointer())
-    whole = builder.icmp_signed("<=", builder.add(col, intp(vec.lanes)), width)
+    if limit is not None and limit < vec.lanes:
+        whole = ir.Constant(ir.IntType(1), 0)
+        end = builder.add(col, intp(limit))
+        width = builder.select(builder.icmp_signed("<", end, width), end, width)
+    else:
+        whole = builder.icmp_signed("<=", builder.add(col, intp(vec.lanes)), width)
     with builder.if_else(whole, likely=True) as (then, otherwise):
         with then:
             builder.store(value, ptr, align=vec.dtype.bitwidth // 8)
@@ -493,6 +512,168 @@ def broadcast_block(typingctx, a, i0, count, w, bias, j0, dst, d0, relu, lead, r
     return sig, codegen
 
 
+def column_groups(columns: int, lanes: int) -> list[int]:
+    """How grouped_block lays `columns` outputs into vectors of `lanes` lanes:
+    for each group of columns, the g consecutive k-values one vector holds
+    (g a power of two; the group has lanes // g columns), widest groups first.
+    The groups are the binary digits of `columns`, so no lane is padding:
+    10 columns in 16 lanes are 8 columns of 2 k-values and 2 of 8."""
+    groups, width = [], lanes
+    while columns:
+        while width > columns:
+            width //= 2
+        groups.append(lanes // width)
+        columns -= width
+    return groups
+
+
+def grouped_weights(w: np.ndarray, lanes: int, out: np.ndarray) -> np.ndarray:
+    """w (K x n) laid out for grouped_block, written into `out` (of
+    grouped_shape) and returned: one row per step of G k-values
+    (G the largest g of column_groups(n, lanes)) holding, group after group,
+    the G // g vectors of each; lane l of a group's vector t is
+    w[p + t * g + l % g, c + l // g], for the step's first k-value p and the
+    group's first column c. The K % G last k-values are left out (the caller
+    adds them). Written through views, with no temporary copy of w."""
+    k, n = w.shape
+    groups = column_groups(n, lanes)
+    most = max(groups, default=1)
+    steps = k // most
+    vector, column = 0, 0
+    for g in groups:
+        columns, count = lanes // g, most // g
+        # out's vectors of this group, as (step, vector, column, k-value in the vector)
+        into = out[:, vector * lanes:(vector + count) * lanes].reshape(steps, count, columns, g)
+        into[...] = w[:steps * most, column:column + columns].reshape(
+            steps, count, g, columns).transpose(0, 1, 3, 2)
+        vector, column = vector + count, column + columns
+    return out
+
+
+def grouped_shape(k: int, n: int, lanes: int) -> tuple[int, int]:
+    """The shape of grouped_weights' array for a K x n w: K // G rows of the
+    groups' vectors (n * G lanes in all, as G // g vectors of lanes // g
+    columns each)."""
+    most = max(column_groups(n, lanes), default=1)
+    return k // most, n * most
+
+
+@intrinsic
+def grouped_block(typingctx, a, i0, count, wg, dst, d0, c0, lead, rows, cols, width):
+    """One block of a product's columns that fill no whole vector, by broadcast
+    FMAs with no padded lanes: for r < count,
+    dst[d0 + r, c0 : c0 + n] = a[i0 + r, :steps * G] @ (w's n columns),
+    with wg = grouped_weights(w, lanes) (steps rows), n the zeros of `cols`,
+    lanes the zeros of `width` (the vectors' lanes; they may be narrower than
+    the widest) and R (>= count) the zeros of `rows`. A group of columns
+    (column_groups) whose vectors hold g k-values multiplies, per row, the
+    broadcast of g consecutive elements of a (one load of g elements) by
+    each of its vectors: lanes // g columns x g k-values a FMA, all lanes
+    useful. At the end each accumulator's g neighbouring lanes are summed
+    (log2 g shuffles and adds) and its columns stored. Groups run in passes
+    of as many as the registers hold for R rows (R accumulators each), the
+    first pass prefetching (into L2) the R rows from `lead` on when lead >= 0,
+    at an even rate, as broadcast_block does."""
+    if not (_is_matrix(a) and _is_matrix(wg) and _is_matrix(dst)
+            and a.dtype == wg.dtype == dst.dtype
+            and all(isinstance(t, types.BaseTuple) for t in (rows, cols, width))
+            and all(isinstance(t, types.Integer) for t in (i0, count, d0, c0, lead))):
+        return None
+    n_rows = len(rows.types)
+    vec = vector_of(a.dtype, len(width.types))
+    lanes_ = vec.lanes
+    groups = column_groups(len(cols.types), lanes_)
+    most = max(groups, default=1)
+    per_pass = max(1, (VECTOR_REGISTERS - 2) // n_rows)
+    sig = types.void(a, i0, count, wg, dst, d0, c0, lead, rows, cols, width)
+
+    def codegen(context, builder, signature, args):
+        if not groups:
+            return context.get_dummy_value()
+        a_ty, i0_ty, count_ty, wg_ty, dst_ty, d0_ty, c0_ty, lead_ty = signature.args[:8]
+        intp = context.get_value_type(types.intp)
+        i32 = ir.IntType(32)
+        vty = context.get_value_type(vec)
+        element = context.get_value_type(vec.dtype)
+        A, W, D = (context.make_array(ty)(context, builder, args[i])
+                   for i, ty in [(0, a_ty), (3, wg_ty), (4, dst_ty)])
+        i0_v, count_v, d0_v, c0_v, lead_v = (
+            _intp(context, builder, args[i], ty)
+            for i, ty in [(1, i0_ty), (2, count_ty), (5, d0_ty), (6, c0_ty), (7, lead_ty)])
+        steps = cgutils.unpack_tuple(builder, W.shape)[0]
+        last = builder.sub(cgutils.unpack_tuple(builder, A.shape)[0], intp(1))
+        a_rows = []
+        for r in range(n_rows):
+            i = builder.add(i0_v, intp(r))
+            a_rows.append(builder.select(builder.icmp_signed("<", i, last), i, last))
+        prefetching = builder.icmp_signed(">=", lead_v, intp(0))
+        span = builder.bitcast(
+            _pointer(context, builder, a_ty, A, builder.select(prefetching, lead_v, intp(0)),
+                     intp(0)), ir.IntType(8).as_pointer())
+        stride_bytes = n_rows * most * vec.dtype.bitwidth // 8  # of the span, a step
+        zero = ir.Constant(vty, None)
+
+        def splat_of(row, col, g):
+            # g elements of a from (row, col), repeated over the lanes: one
+            # broadcasting load (vbroadcastss/sd, vbroadcastf128, ... on x86).
+            ptr = _pointer(context, builder, a_ty, A, row, col)
+            small = ir.VectorType(element, g)
+            value = builder.load(builder.bitcast(ptr, small.as_pointer()),
+                                 align=vec.dtype.bitwidth // 8)
+            return builder.shuffle_vector(value, value, ir.Constant(
+                ir.VectorType(i32, lanes_), [lane % g for lane in range(lanes_)]))
+
+        # Each group's first vector in a row of wg, and its first column.
+        firsts, columns, v, c = [], [], 0, 0
+        for g in groups:
+            firsts.append(v)
+            columns.append(c)
+            v, c = v + most // g, c + lanes_ // g
+        for start in range(0, len(groups), per_pass):
+            chosen = list(range(start, min(start + per_pass, len(groups))))
+            width_ = len(chosen)
+            with _carrying(builder, intp(0), steps, intp(1), [zero] * (n_rows * width_)) as step:
+                s = step.index
+                p = builder.mul(s, intp(most))
+                if start == 0:
+                    with builder.if_then(prefetching, likely=True):
+                        offset = builder.mul(s, intp(stride_bytes))
+                        for line in range(-(-stride_bytes // LINE_BYTES)):
+                            _prefetch_l2(builder, builder.gep(
+                                span, [builder.add(offset, intp(LINE_BYTES * line))]))
+                accs = list(step.values)
+                for slot, index in enumerate(chosen):
+                    g = groups[index]
+                    for t in range(most // g):
+                        wv = _load(context, builder, vec, wg_ty, W, s,
+                                   intp((firsts[index] + t) * lanes_))
+                        col = builder.add(p, intp(t * g))
+                        for r, row in enumerate(a_rows):
+                            at = r * width_ + slot
+                            accs[at] = _fma(builder, vec, splat_of(row, col, g), wv, accs[at])
+                step.values = accs
+            for r in range(n_rows):
+                with builder.if_then(builder.icmp_signed("<", intp(r), count_v)):
+                    row = builder.add(d0_v, intp(r))
+                    for slot, index in enumerate(chosen):
+                        g, acc = groups[index], step.values[r * width_ + slot]
+                        half = 1
+                        while half < g:  # each lane's sum with its neighbours' in groups of g
+                            acc = _add(builder, vec, acc, builder.shuffle_vector(
+                                acc, acc, ir.Constant(ir.VectorType(i32, lanes_),
+                                                      [lane ^ half for lane in range(lanes_)])))
+                            half *= 2
+                        if g > 1:  # column j's sum is in lane j * g: to lane j
+                            acc = builder.shuffle_vector(acc, acc, ir.Constant(
+                                ir.VectorType(i32, lanes_), [j * g % lanes_ for j in range(lanes_)]))
+                        _store_columns(context, builder, vec, dst_ty, D, row,
+                                       builder.add(c0_v, intp(columns[index])), acc,
+                                       limit=lanes_ // g)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 def _splat(builder, vty, count, value):
     one = builder.insert_element(ir.Constant(vty, ir.Undefined), value,
                                  ir.Constant(ir.IntType(32), 0))
@@ -595,6 +776,14 @@ def _tail_dot(s, a, i, bt, j, start, stop):
     return s
 
 
+@cached_njit
+def _tail_column(s, a, i, tail, j, start):
+    # s + a[i, start:] . tail[:, j], added in order, as _tail_dot.
+    for p in range(tail.shape[0]):
+        s += a[i, start + p] * tail[p, j]
+    return s
+
+
 @_jit()
 def _share(part, parts, rows):
     # Rows [lo, hi) of `rows` that pass `part` of `parts` prefetches.
@@ -646,21 +835,31 @@ def _broadcast_layer(src, s0, count, w, bias, dst, d0, relu, lead, rows, vectors
 
 
 @_jit(parallel=True)
-def broadcast(a, w, bias, c, threads, ahead, rows, vectors):
-    # c = a @ w[:, :n] + bias, per block of R rows by _broadcast_layer; w's
-    # (and bias's) columns are padded with zeros to whole vectors.
-    m = a.shape[0]
-    n_rows = len(rows)
+def broadcast(a, w, bias, wg, tail, c, threads, ahead, rows, vectors, rest, width):
+    # c = a @ b per block of R rows: b's whole vectors of columns (w, and a
+    # bias as wide) by _broadcast_layer, its other len(rest) columns by
+    # grouped_block (wg: grouped_weights of them in vectors of len(width)
+    # lanes) and their last k-values, those wg leaves out (tail: k - kg x
+    # len(rest)), added here in order.
+    m, k = a.shape
+    n_rows, nv = len(rows), w.shape[1]
+    kg = k - tail.shape[0]
     blocks = (m + n_rows - 1) // n_rows
     chunks = min(blocks, threads)  # one contiguous run of blocks per thread
     for chunk in numba.prange(chunks):
         for block in range(chunk * blocks // chunks, (chunk + 1) * blocks // chunks):
             i0 = block * n_rows
+            count = min(n_rows, m - i0)
             lead = i0 + ahead * n_rows  # `ahead` blocks on, while whole
             if ahead <= 0 or lead + n_rows > m:
                 lead = -1
-            _broadcast_layer(a, i0, min(n_rows, m - i0), w, bias, c, i0, False, lead, rows,
-                             vectors)
+            if nv > 0:
+                _broadcast_layer(a, i0, count, w, bias, c, i0, False, lead, rows, vectors)
+                lead = -1  # the next block is on its way
+            grouped_block(a, i0, count, wg, c, i0, nv, lead, rows, rest, width)
+            for r in range(count if kg < k else 0):
+                for j in range(len(rest)):
+                    c[i0 + r, nv + j] = _tail_column(c[i0 + r, nv + j], a, i0 + r, tail, j, kg)
 
 
 @_jit()
@@ -730,10 +929,10 @@ def forward(x, w1, w1t_rest, bias1, padded, out, threads, ahead, rows, vectors, 
 
 
 @_jit(parallel=True)
-def fma_peak(x, y, iterations, out, chains):
+def fma_peak(x, y, iterations, out, chains, width):
     # The compute roof: one fma_chains loop per entry of out, one entry per thread.
     for part in numba.prange(out.shape[0]):
-        out[part] = fma_chains(x, y, iterations, chains)
+        out[part] = fma_chains(x, y, iterations, chains, width)
 
 
 # Vectors (of v's rows) summed in float32 before their sum joins a float64
@@ -791,6 +990,7 @@ blocked_serial = _jit()(_renamed(blocked.py_func, "blocked_serial"))
 broadcast_serial = _jit()(_renamed(broadcast.py_func, "broadcast_serial"))
 forward_serial = _jit()(_renamed(forward.py_func, "forward_serial"))
 read_sum_serial = _jit()(_renamed(read_sum.py_func, "read_sum_serial"))
+fma_peak_serial = _jit()(_renamed(fma_peak.py_func, "fma_peak_serial"))
 
 
 # The serial builds on matrices given by their data pointers.
@@ -827,7 +1027,8 @@ def forward_at(x, m, k, w1, w1t_rest, bias1, padded, out, n, like, ahead, rows, 
 
 
 __all__ = ["FEATURES", "VECTOR_BYTES", "VECTOR_REGISTERS", "Vector", "blocked", "blocked_at",
-           "blocked_serial", "broadcast", "broadcast_block", "broadcast_serial", "dot_block",
-           "fma_chains", "fma_peak", "forward", "forward_at", "forward_serial", "lanes",
+           "blocked_serial", "broadcast", "broadcast_block", "broadcast_serial", "column_groups",
+           "dot_block", "fma_chains", "fma_peak", "fma_peak_serial", "forward", "grouped_block",
+           "grouped_shape", "grouped_weights", "forward_at", "forward_serial", "lanes",
            "pointer_at", "read_sum", "read_sum_serial", "vadd", "vector_of", "vlane", "vload",
            "vsplat"]

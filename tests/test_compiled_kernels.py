@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import numpy as np
 import pytest
 import torch
 
@@ -102,6 +103,84 @@ def test_blocked_both_builds_on_block_edges(name, build):
     a = torch.randint(-8, 8, (m, k), generator=generator).float()
     b = torch.randint(-8, 8, (k, 70), generator=generator).float()
     assert torch.equal(KERNELS[name](a, b), a @ b)
+
+
+# --- numba_fused's columns past its last whole vector (simd.grouped_block) -----------
+
+@needs_numba
+@pytest.mark.parametrize("lanes", [4, 8, 16])
+def test_column_groups_hold_every_column_once_and_pad_no_lane(lanes):
+    for columns in range(0, 2 * lanes + 2):
+        groups = compiled.simd.column_groups(columns, lanes)
+        assert sum(lanes // g for g in groups) == columns
+        assert all(lanes % g == 0 and g & (g - 1) == 0 for g in groups)
+        assert groups == sorted(groups)  # the widest groups of columns first
+    assert compiled.simd.column_groups(10, 16) == [2, 8]  # the skinny layer: 8 + 2 columns
+
+
+@needs_numba
+def test_grouped_weights_lay_each_lane_as_documented():
+    """Lane l of group vector t of step s: w[s * G + t * g + l % g, c + l // g];
+    10 columns in 16 lanes (groups of 2 and 8 k-values), k = 19: two steps of
+    8, the last 3 k-values left to the caller."""
+    simd = compiled.simd
+    lanes, (k, n) = 16, (19, 10)
+    w = np.arange(k * n, dtype=np.float32).reshape(k, n)
+    out = simd.grouped_weights(w, lanes, np.zeros(simd.grouped_shape(k, n, lanes), np.float32))
+    assert out.shape == (2, 80)
+    expected = np.zeros_like(out)
+    vector = column = 0
+    for g in (2, 8):
+        for t in range(8 // g):
+            for lane in range(lanes):
+                for s in range(2):
+                    expected[s, (vector + t) * lanes + lane] = w[s * 8 + t * g + lane % g,
+                                                                 column + lane // g]
+        vector, column = vector + 8 // g, column + lanes // g
+    assert np.array_equal(out, expected)
+
+
+@pytest.fixture(params=["narrow", "wide"])
+def group_width(request, monkeypatch):
+    """numba_fused's grouped columns run in half-width vectors or the widest,
+    whatever narrow_vectors_pay measured on this machine."""
+    monkeypatch.setattr(compiled, "narrow_vectors_pay", lambda: request.param == "narrow")
+    return request.param
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.int64, torch.float32], ids=["int64", "f32"])
+@pytest.mark.parametrize("m, k, n", [
+    (53, 784, 10),  # the skinny layer: every column grouped, rows past whole blocks
+    (9, 301, 3),    # k-values past the last whole step of the groups, added in order
+    (4, 5, 7),      # fewer k-values than a step: every one of them added in order
+    (17, 64, 37),   # whole vectors and grouped columns side by side
+])
+def test_grouped_columns_at_both_widths_and_builds(m, k, n, dtype, group_width, build):
+    """Integer values, so float32 sums are exact too."""
+    generator = torch.Generator().manual_seed(m)
+    a = torch.randint(-20, 20, (m, k), generator=generator).to(dtype)
+    b = torch.randint(-20, 20, (k, n), generator=generator).to(dtype)
+    assert torch.equal(KERNELS["numba_fused"](a, b), a @ b)
+
+
+@needs_numba
+def test_half_width_vectors_only_where_their_fmas_keep_up():
+    assert compiled.narrow_pays(100e9, 99e9)       # FMA units half the widest vectors (Zen 4)
+    assert not compiled.narrow_pays(200e9, 100e9)  # units as wide as the vectors
+
+
+@needs_numba
+def test_a_clock_that_does_not_advance_measures_nothing_and_keeps_the_widest(monkeypatch):
+    assert compiled.fma_rates(16, clock=lambda: 1.0) == (0.0, 0.0)
+    monkeypatch.setattr(compiled, "fma_rates", lambda lanes: (0.0, 0.0))
+    assert compiled.narrow_vectors_pay.__wrapped__() is False
+
+
+@needs_numba
+def test_fma_rates_are_measured_at_both_widths():
+    wide, narrow = compiled.fma_rates(16)
+    assert wide > 0 and narrow > 0
 
 
 # --- the fused forward pass ---------------------------------------------------------

@@ -75,7 +75,7 @@ def _numba_fma_peak(iterations: int) -> FmaPeak:
     one, addend, shape = np.float32(1.0), np.float32(ADDEND), (0,) * chains
 
     def call() -> float:
-        simd.fma_peak(one, addend, iterations, out, shape)
+        simd.fma_peak(one, addend, iterations, out, shape, ())
         return float(out.sum(dtype=np.float64))
 
     isa = next((f for f in ("avx512f", "avx2", "avx") if f in simd.FEATURES), "sse/other")
