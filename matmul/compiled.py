@@ -124,11 +124,9 @@ BROADCAST_ROWS = (_REGISTERS - BROADCAST_VECTORS - 1 - _REGISTERS // 16) // BROA
 # Prefetch lead, in blocks: a block's rows are one contiguous span, asked for
 # (into L2) at an even rate while the block before it computes.
 BROADCAST_AHEAD = 1
-# The fused pass's first-layer outputs past its last whole vector run as dot
-# blocks (simd.dot_block) of BROADCAST_ROWS rows, this many columns a pass.
-FORWARD_REST_COLUMNS = 2
-# A product's columns past its last whole vector (all 10 of the skinny MNIST
-# layer's with AVX-512's 16 float lanes) run as simd.grouped_block: each
+# The columns past a layer's last whole vector (all 10 of the skinny MNIST
+# layer's with AVX-512's 16 float lanes, 2 of the fused forward pass's 50
+# hidden units) run as simd.grouped_block: each
 # vector holds g consecutive k-values of lanes / g columns, so no lane is
 # padding. Its vectors are half the widest where that loses no FMA
 # throughput: on a core whose FMA units are half as wide as its widest
@@ -353,23 +351,30 @@ def _broadcast(a: torch.Tensor, b: torch.Tensor, block) -> torch.Tensor:
     return _product(a, b, run)
 
 
-def _columns(b: torch.Tensor, dtype: torch.dtype, lanes: int) -> tuple:
-    """What simd.broadcast takes of b (k x n): its whole vectors of columns and
-    a zero bias as wide; its other r columns grouped in vectors of `lanes`
-    lanes (simd.grouped_weights) and their last k-values that leaves out; then
-    the type-carrying tuples of r and of `lanes` zeros."""
-    k, n = b.shape
-    nv = n - n % _lanes(dtype)
-    w = b.detach().to(dtype).numpy()
-    whole = aligned_zeros((k, nv), _NUMPY[dtype])
+def _split(w: np.ndarray, lanes: int) -> tuple:
+    """w (k x n) as simd's kernels take it: its whole vectors of columns; its
+    other r columns grouped in vectors of `lanes` lanes (simd.grouped_weights)
+    and the last k-values that leaves out (k % G x r); then the
+    type-carrying tuples of r and of `lanes` zeros. Each array starts on a
+    cache line."""
+    (k, n), dtype = w.shape, w.dtype
+    nv = n - n % (simd.VECTOR_BYTES // dtype.itemsize)
+    whole = aligned_zeros((k, nv), dtype)
     whole[:] = w[:, :nv]
     rest = w[:, nv:]
-    grouped = simd.grouped_weights(rest, lanes, aligned_zeros(
-        simd.grouped_shape(k, n - nv, lanes), _NUMPY[dtype]))
+    grouped = simd.grouped_weights(rest, lanes,
+                                   aligned_zeros(simd.grouped_shape(k, n - nv, lanes), dtype))
     kg = k - k % max(simd.column_groups(n - nv, lanes), default=1)
-    tail = np.ascontiguousarray(rest[kg:])
-    return (whole, aligned_zeros((1, nv), _NUMPY[dtype]), grouped, tail,
-            (0,) * (n - nv), (0,) * lanes)
+    tail = aligned_zeros((k - kg, n - nv), dtype)
+    tail[:] = rest[kg:]
+    return whole, grouped, tail, (0,) * (n - nv), (0,) * lanes
+
+
+def _columns(b: torch.Tensor, dtype: torch.dtype, lanes: int) -> tuple:
+    """What simd.broadcast takes of b: _split's arrays with a zero bias for
+    the whole vectors, then its tuples."""
+    whole, grouped, tail, rest, width = _split(b.detach().to(dtype).numpy(), lanes)
+    return whole, aligned_zeros((1, whole.shape[1]), _NUMPY[dtype]), grouped, tail, rest, width
 
 
 def narrow_pays(wide_rate: float, narrow_rate: float) -> bool:
@@ -421,8 +426,8 @@ def group_lanes(dtype: torch.dtype) -> int:
 def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
     """An MLP's logits in one pass over x, per block of BROADCAST_ROWS rows:
     layer 1 broadcast-FMA over its outputs (BROADCAST_VECTORS vectors of
-    them at a time; the outputs past the last whole vector as dot blocks,
-    FORWARD_REST_COLUMNS a pass) into a cache-resident buffer (+ bias, relu),
+    them at a time; the outputs past the last whole vector as grouped blocks,
+    as numba_fused's product) into a cache-resident buffer (+ bias, relu),
     then each later layer the same way. NotImplemented unless x and every weight and bias
     share float32 or float64 on the CPU, x is dense (strided), and there are at least two layers
     (forward.MLP then runs one kernel call per layer).
@@ -430,8 +435,8 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
     Model: layer 1 is FMA-bound: each step loads BROADCAST_VECTORS vectors of
     a row of its weights (which stay in L2) and broadcasts one element of
     each row of the block (prefetched one block ahead), R x V FMAs and no
-    lane sums, so for 784 -> 50 all but 2 of the 50 outputs need no
-    horizontal sums at all. The later layers are a sliver of the flops (500
+    lane sums, and the other 2 of 784 -> 50's outputs a sum of 8 lanes per
+    row and block (4 in half-width vectors). The later layers are a sliver of the flops (500
     of 39 700 multiply-adds a row for 784 -> 50 -> 10), R independent chains
     each, from each thread's own copies of their weights; x is read once and
     the hidden activations never reach memory. A pass on fewer rows than a
@@ -454,44 +459,40 @@ def fused_forward(x: torch.Tensor, layers) -> torch.Tensor:
     if m == 0:
         return torch.empty(0, n, dtype=dtype)
     block = _FORWARD_BLOCK
+    lanes = group_lanes(dtype)
     tensors = tuple(t for layer in layers for t in (layer.w, layer.b))
-    (w1, w1t_rest, bias1, padded), macs_per_row = PREPARED.get(
-        tensors, ("forward", dtype, block), lambda: _forward_weights(layers, dtype))
-    # (dtype, depth, block) fixes the arguments' types: see entries
-    build = launch(BUILDS, simd.forward_serial, simd.forward, (dtype, len(layers), block),
-                   len(block[1]), simd.forward_at)
+    (*weights, rest, width), macs_per_row = PREPARED.get(
+        tensors, ("forward", dtype, lanes), lambda: _forward_weights(layers, dtype, lanes))
+    # (dtype, depth, block, rest, width) fixes the arguments' types: see entries
+    build = launch(BUILDS, simd.forward_serial, simd.forward,
+                   (dtype, len(layers), block, rest, width), len(block[1]), simd.forward_at)
     if x.is_contiguous() and (m <= build.part_rows or build.runs_serially(m, macs_per_row)):
         # One thread: x and the logits by their data pointers (see _TunedCall).
         if m < build.part_rows:
-            block, build = _part_block(dtype, len(layers), m)
+            block, build = _part_block(dtype, len(layers), m, rest, width)
         out = x.new_empty(m, n)
-        build.run_at(x.data_ptr(), m, k, w1, w1t_rest, bias1, padded, out.data_ptr(), n,
-                     _ELEMENT[dtype], *block)
+        build.run_at(x.data_ptr(), m, k, *weights, out.data_ptr(), n, _ELEMENT[dtype], *block,
+                     rest, width)
         return out
     out = np.empty((m, n), _NUMPY[dtype])
     count = threads()
-    build.run(m, macs_per_row, count, _host_array(x, dtype), w1, w1t_rest, bias1, padded, out,
-              count, *block)
+    build.run(m, macs_per_row, count, _host_array(x, dtype), *weights, out, count, *block, rest,
+              width)
     return torch.from_numpy(out)
 
 
-def _forward_block(rows: int = BROADCAST_ROWS) -> tuple:
-    """simd.forward's last four arguments for blocks of `rows` rows."""
-    return (*_broadcast_shape(rows=rows), (0,) * FORWARD_REST_COLUMNS)
-
-
-_FORWARD_BLOCK = _forward_block()
+_FORWARD_BLOCK = _broadcast_shape()
 
 
 @functools.cache
-def _part_block(dtype: torch.dtype, depth: int, rows: int):
+def _part_block(dtype: torch.dtype, depth: int, rows: int, rest: tuple, width: tuple):
     """The block of exactly `rows` (< BROADCAST_ROWS) rows and its Launch: a
     pass on fewer rows than a block computes only those, at the cost of one
     more compilation per row count (on the Xeon of round 3, stop 36, a 5-row
     pass's compiled call took 4.0 instead of 4.9 us)."""
-    block = _forward_block(rows)
-    return block, launch(BUILDS, simd.forward_serial, simd.forward, (dtype, depth, block), rows,
-                         simd.forward_at)
+    block = _broadcast_shape(rows=rows)
+    return block, launch(BUILDS, simd.forward_serial, simd.forward,
+                         (dtype, depth, block, rest, width), rows, simd.forward_at)
 
 
 def _lanes(dtype: torch.dtype) -> int:
@@ -513,22 +514,16 @@ def _padded(w: torch.Tensor, b: torch.Tensor | None, dtype: torch.dtype,
     return wp, bias
 
 
-def _forward_weights(layers, dtype: torch.dtype):
+def _forward_weights(layers, dtype: torch.dtype, lanes: int):
     """What simd.forward takes of the layers, and the multiply-adds per row:
-    the first layer's weights for its whole vectors of outputs, the weights
-    of its other outputs transposed (padded to whole passes of
-    FORWARD_REST_COLUMNS), both's biases in one row; then the later layers'
-    weights and biases, their outputs padded to whole vectors."""
+    the first layer's weights split as _split does (its whole vectors of
+    outputs, the others grouped in vectors of `lanes` lanes, their last
+    k-values), both's biases in one row; the later layers' weights and
+    biases, their outputs padded to whole vectors; then _split's tuples."""
     first, *later = layers
-    step = _lanes(dtype)
-    k, n = first.w.shape
-    nv = n - n % step
-    w = first.w.detach().to(dtype)
-    w1 = aligned_zeros((k, nv), _NUMPY[dtype])
-    w1[:] = w[:, :nv].numpy()
-    w1t_rest = _transposed(w[:, nv:], dtype, FORWARD_REST_COLUMNS)
-    bias1 = aligned_zeros((1, nv + w1t_rest.shape[0]), _NUMPY[dtype])
-    bias1[0, :n] = first.b.detach().to(dtype).numpy()
-    padded = tuple(_padded(layer.w, layer.b, dtype, step) for layer in later)
+    w1, wg1, tail1, rest, width = _split(first.w.detach().to(dtype).numpy(), lanes)
+    bias1 = aligned_zeros((1, first.out_features), _NUMPY[dtype])
+    bias1[0] = first.b.detach().to(dtype).numpy()
+    padded = tuple(_padded(layer.w, layer.b, dtype, _lanes(dtype)) for layer in later)
     macs_per_row = sum(layer.in_features * layer.out_features for layer in layers)
-    return (w1, w1t_rest, bias1, padded), macs_per_row
+    return (w1, wg1, tail1, bias1, padded, rest, width), macs_per_row

@@ -48,7 +48,7 @@ inner loops out in LLVM vectors through a few intrinsics:
   rows), `broadcast` (c = a @ w by broadcast blocks, and grouped blocks for
   the columns past the last whole vector) and `forward` (an MLP's
   forward pass, fused per block of rows: broadcast blocks for every layer,
-  dot blocks for the first layer's outputs past its last whole vector), each
+  grouped blocks for the first layer's outputs past its last whole vector), each
   also built for one thread (`blocked_serial`, `broadcast_serial`,
   `forward_serial`; `blocked_at` and `forward_at` run those on matrices
   given by their data pointers, `pointer_at`); and the
@@ -876,23 +876,23 @@ def _aligned_copy(a):
 
 
 @_jit(parallel=True)
-def forward(x, w1, w1t_rest, bias1, padded, out, threads, ahead, rows, vectors, cols):
+def forward(x, w1, wg1, tail1, bias1, padded, out, threads, ahead, rows, vectors, rest, width):
     # out = the MLP's logits for x, per block of R rows. Layer 1: its first
     # nv outputs (w1: k x nv, nv whole vectors) by _broadcast_layer, its other
-    # outputs (w1t_rest: their weights transposed, padded with zero rows to
-    # whole passes of C) by dot_block; bias1 (1 x nv + rows of w1t_rest)
-    # holds both's biases; relu. Layers 2.. (`padded`: (w, bias) pairs, the
-    # outputs padded to whole vectors) follow by _broadcast_layer, so the
-    # hidden activations never leave the cache.
+    # len(rest) outputs by grouped_block (wg1, tail1: as simd.broadcast's wg
+    # and tail), bias1 (1 x nv + len(rest)) holding both's biases; relu.
+    # Layers 2.. (`padded`: (w, bias) pairs, the outputs padded to whole
+    # vectors) follow by _broadcast_layer, so the hidden activations never
+    # leave the cache.
     m, k = x.shape
-    n_rows, n_cols = len(rows), len(cols)
+    n_rows = len(rows)
     # A list made here: the parallel loop cannot take a tuple of arrays argument.
     later = [padded[layer] for layer in range(len(padded))]
     nv = w1.shape[1]
-    widest = nv + w1t_rest.shape[0]
+    kg = k - tail1.shape[0]
+    widest = nv + len(rest)
     for w, _ in later:
         widest = max(widest, w.shape[1])
-    kv = k - k % lanes(x)
     blocks = (m + n_rows - 1) // n_rows
     chunks = min(blocks, threads)  # one contiguous run of blocks per thread
     for chunk in numba.prange(chunks):
@@ -910,14 +910,17 @@ def forward(x, w1, w1t_rest, bias1, padded, out, threads, ahead, rows, vectors, 
             lead = i0 + ahead * n_rows  # `ahead` blocks on, while whole
             if ahead <= 0 or lead + n_rows > m:
                 lead = -1
-            _broadcast_layer(x, i0, count, w1, bias1, h, 0, True, lead, rows, vectors)
-            for j in range(0, w1t_rest.shape[0], n_cols):
-                sums = dot_block(x, i0, w1t_rest, j, kv, -1, 0, rows, cols, (0,))
-                for r in range(count):
-                    for jj in range(n_cols):
-                        s = _tail_dot(sums[r * n_cols + jj], x, i0 + r, w1t_rest, j + jj, kv, k)
-                        s += bias1[0, nv + j + jj]
-                        h[r, nv + j + jj] = 0 if s < 0 else s  # relu; NaN stays NaN
+            if nv > 0:
+                _broadcast_layer(x, i0, count, w1, bias1, h, 0, True, lead, rows, vectors)
+                lead = -1  # the next block is on its way
+            grouped_block(x, i0, count, wg1, h, 0, nv, lead, rows, rest, width)
+            for r in range(count):
+                for j in range(len(rest)):
+                    s = h[r, nv + j]
+                    if kg < k:
+                        s = _tail_column(s, x, i0 + r, tail1, j, kg)
+                    s += bias1[0, nv + j]
+                    h[r, nv + j] = 0 if s < 0 else s  # relu; NaN stays NaN
             src, dst = h, g
             for layer in range(len(mine)):
                 w, bias = mine[layer]
@@ -1019,11 +1022,13 @@ def blocked_at(a, bt, c, m, k, bt_rows, n, like, ahead, rows, cols):
 
 
 @_jit()
-def forward_at(x, m, k, w1, w1t_rest, bias1, padded, out, n, like, ahead, rows, vectors, cols):
+def forward_at(x, m, k, w1, wg1, tail1, bias1, padded, out, n, like, ahead, rows, vectors, rest,
+               width):
     # forward_serial with x (m x k) and out (m x n) given by their data
     # pointers, elements of like's type, as blocked_at above.
-    forward_serial(numba.carray(pointer_at(x, like), (m, k)), w1, w1t_rest, bias1, padded,
-                   numba.carray(pointer_at(out, like), (m, n)), 1, ahead, rows, vectors, cols)
+    forward_serial(numba.carray(pointer_at(x, like), (m, k)), w1, wg1, tail1, bias1, padded,
+                   numba.carray(pointer_at(out, like), (m, n)), 1, ahead, rows, vectors, rest,
+                   width)
 
 
 __all__ = ["FEATURES", "VECTOR_BYTES", "VECTOR_REGISTERS", "Vector", "blocked", "blocked_at",

@@ -223,6 +223,17 @@ def test_fused_forward_within_the_bound(sizes, rows, dtype, build):
 
 
 @needs_numba
+@pytest.mark.parametrize("sizes, rows", [((784, 50, 10), 2 * compiled.BROADCAST_ROWS + 1),
+                                         ((37, 23, 17, 3), 29)], ids=["mnist", "deep"])
+def test_fused_forward_at_both_group_widths(sizes, rows, group_width):
+    """The first layer's grouped outputs (2 of 50; 7 of 23, with k-values past
+    the groups' last step) in half-width vectors and in the widest."""
+    mlp = _mlp(sizes, F32).with_kernel("numba_fused")
+    x = torch.randn(rows, sizes[0], generator=torch.Generator().manual_seed(6))
+    check_forward(mlp(x), mlp.layers, x)
+
+
+@needs_numba
 def test_fused_forward_declines_what_it_does_not_fuse():
     """Integer or mixed dtypes and single layers return NotImplemented, so
     forward.MLP runs them layer by layer on the same kernel (the same result
@@ -353,7 +364,7 @@ def test_a_pass_on_part_of_a_block_gives_the_bits_of_the_whole_block(converted, 
     x = torch.randn(compiled.BROADCAST_ROWS, 37, generator=torch.Generator().manual_seed(8))
     rows = compiled.BROADCAST_ROWS - 3
     assert torch.equal(mlp(x[:rows].clone()), mlp(x)[:rows])
-    assert made == [(torch.float32, 3, rows)] and not converted
+    assert [key[:3] for key in made] == [(torch.float32, 3, rows)] and not converted
 
 
 @needs_numba
@@ -363,12 +374,13 @@ def test_fused_pass_in_parts_gives_the_bits_of_one_part():
     (the shared ones): the same bits, on any machine."""
     mlp = _mlp((37, 23, 17, 3), torch.float32)
     x = torch.randn(9 * compiled.BROADCAST_ROWS + 5, 37, generator=torch.Generator().manual_seed(4))
-    block = (*compiled._broadcast_shape(), (0,) * compiled.FORWARD_REST_COLUMNS)
-    prepared, _ = compiled._forward_weights(mlp.layers, torch.float32)
+    block = compiled._broadcast_shape()
+    (*weights, rest, width), _ = compiled._forward_weights(
+        mlp.layers, torch.float32, compiled.group_lanes(torch.float32))
     outs = []
     for parts in (1, 5):
         out = torch.empty(x.shape[0], 3).numpy()
-        compiled.simd.forward(x.numpy(), *prepared, out, parts, *block)
+        compiled.simd.forward(x.numpy(), *weights, out, parts, *block, rest, width)
         outs.append(torch.from_numpy(out))
     assert torch.equal(*outs)
     check_forward(outs[1], mlp.layers, x)
