@@ -48,7 +48,8 @@ def test_every_forward_step_is_against_the_fma_of_its_thread_count(tool, monkeyp
 @needs_numba
 def test_every_skinny_step_is_against_the_faster_read_of_its_thread_count(tool):
     table = tool.measure(["skinny"], rows=ROWS, rounds=2, thread_counts=THREADS)
-    names = ["read: torch", "read: numba", "numba_tuned in cache", "numba_tuned", "numba_fused"]
+    names = ["read: torch", "read: numba", "numba_tuned in cache", "numba_fused in cache",
+             "numba_tuned", "numba_fused"]
     assert steps(table, "skinny") == [(name, t) for t in THREADS for name in names]
     for threads in THREADS:
         reads = [r["of_read"] for r in table if r["threads"] == threads and "read" in r["step"]]
@@ -66,6 +67,8 @@ def test_every_skinny_step_is_against_the_faster_read_of_its_thread_count(tool):
                  id="layer-1 loop"),  # leaves its output unwritten
     pytest.param(lambda tool, m: m.setattr(tool, "_dot_loop", lambda *args: None),
                  id="dot-block loop"),
+    pytest.param(lambda tool, m: m.setattr(tool, "_fused_loop", lambda *args: None),
+                 id="grouped-block loop"),
     pytest.param(lambda tool, m: m.setitem(tool.KERNELS, "numba_fused",
                                            lambda a, b: torch.zeros(len(a), b.shape[1])),
                  id="kernel"),

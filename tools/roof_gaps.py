@@ -34,6 +34,8 @@ skinny, on one thread and on all of numba's:
   other is against;
 - `numba_tuned in cache`: numba_tuned's dot-block loop over CACHE_ROWS rows a
   thread, again and again, as many rows in all: its arithmetic alone;
+- `numba_fused in cache`: the same for numba_fused's product loop (its
+  grouped blocks, in the vectors it chooses on this machine);
 - `numba_tuned`, `numba_fused`: the kernels on all rows, through the
   registry as the suite calls them (the report judges the faster).
 
@@ -106,6 +108,18 @@ if compiled.numba is not None:
             lo, hi = part * CACHE_ROWS, (part + 1) * CACHE_ROWS
             for _ in range(reps):
                 simd.blocked_serial(x[lo:hi], bt, c[lo:hi], ahead, rows, cols)
+
+
+    @numba.njit(parallel=True)
+    def _fused_loop(x, w, bias, wg, tail, c, reps, ahead, rows, vectors, rest, width):
+        # c = x @ w by numba_fused's product loop (simd.broadcast_serial: its
+        # grouped blocks for the skinny layer), each thread `reps` times over
+        # its own CACHE_ROWS rows of x.
+        for part in numba.prange(x.shape[0] // CACHE_ROWS):
+            lo, hi = part * CACHE_ROWS, (part + 1) * CACHE_ROWS
+            for _ in range(reps):
+                simd.broadcast_serial(x[lo:hi], w, bias, wg, tail, c[lo:hi], 1, ahead, rows,
+                                      vectors, rest, width)
 
 
 def _timed(call) -> float:
@@ -232,6 +246,23 @@ def _dot_in_cache(x: torch.Tensor, w: torch.Tensor, threads: int, reps: int):
     return (lambda: _dot_loop(part.numpy(), bt, c, reps, ahead, rows, cols)), part.shape[0] * reps
 
 
+def _fused_in_cache(x: torch.Tensor, w: torch.Tensor, threads: int, reps: int):
+    """The same for numba_fused's product loop, in the vectors it chooses here."""
+    ahead, rows, vectors = compiled._broadcast_shape()
+    whole, bias, wg, tail, rest, width = compiled._columns(
+        w, torch.float32, compiled.group_lanes(torch.float32))
+    part = x[:CACHE_ROWS * threads].contiguous()
+    c = np.full((part.shape[0], w.shape[1]), np.nan, np.float32)
+
+    def call(reps=reps):
+        _fused_loop(part.numpy(), whole, bias, wg, tail, c, reps, ahead, rows, vectors, rest,
+                    width)
+
+    call(1)
+    check_product(torch.from_numpy(c), part, w)
+    return call, part.shape[0] * reps
+
+
 def skinny_gaps(x: torch.Tensor, rounds: int, thread_counts) -> list[dict]:
     """A row per step and thread count: median seconds, x's bytes per second
     (the rows a step computes, at 4 bytes an element), and the median against
@@ -255,6 +286,8 @@ def _skinny_at(x: torch.Tensor, w: torch.Tensor, rounds: int, threads: int) -> l
             steps[f"read: {reader.name}"], rows[f"read: {reader.name}"] = read, x.shape[0] * repeats
     reps = max(1, x.shape[0] // (CACHE_ROWS * threads))
     steps["numba_tuned in cache"], rows["numba_tuned in cache"] = _dot_in_cache(x, w, threads, reps)
+    steps["numba_fused in cache"], rows["numba_fused in cache"] = _fused_in_cache(x, w, threads,
+                                                                                  reps)
     for name in ("numba_tuned", "numba_fused"):
         kernel = KERNELS[name]
         check_product(kernel(x, w), x, w)
