@@ -132,9 +132,9 @@ BROADCAST_AHEAD = 1
 # throughput: on a core whose FMA units are half as wide as its widest
 # vectors (AMD Zen 4 issues a 512-bit FMA as two 256-bit halves) half-width
 # FMAs issue twice as often, and their broadcasting loads are the cheaper
-# ones (on the Zen 4 VM of round 3, stop 40, one thread in cache: 8 columns of
-# 2 k-values at 76 % of the FMA peak and 2 of 8 at 54 % in 512-bit vectors;
-# 16 columns of 1 at 100 %). Which kind of core this is, is measured once per
+# ones (on the Zen 4 VM of round 3, stop 41, one thread in cache, the skinny
+# layer's 10 columns: 92 % of the FMA peak in 256-bit vectors, 90 % in
+# 512-bit ones). Which kind of core this is, is measured once per
 # process (narrow_vectors_pay): the FMA microkernel at both widths; half-width
 # vectors are chosen when their flops a second reach NARROW_SHARE of the
 # widest's: 1.0 on such a core, 0.5 where the units are as wide as the vectors.
@@ -364,7 +364,7 @@ def _split(w: np.ndarray, lanes: int) -> tuple:
     rest = w[:, nv:]
     grouped = simd.grouped_weights(rest, lanes,
                                    aligned_zeros(simd.grouped_shape(k, n - nv, lanes), dtype))
-    kg = k - k % max(simd.column_groups(n - nv, lanes), default=1)
+    kg = k - k % simd.column_group(n - nv, lanes)[0]
     tail = aligned_zeros((k - kg, n - nv), dtype)
     tail[:] = rest[kg:]
     return whole, grouped, tail, (0,) * (n - nv), (0,) * lanes

@@ -32,13 +32,14 @@ inner loops out in LLVM vectors through a few intrinsics:
   them on the stack, and the loop ran at a third of its speed.
 - `grouped_block(a, i0, count, wg, dst, d0, c0, lead, rows, cols, width)`:
   broadcast FMAs for n columns that fill no whole vector, with no padded
-  lane: `column_groups` splits n into groups of lanes / g columns (the binary
-  digits of n: 10 columns in 16 lanes are 8 of 2 k-values and 2 of 8), each
-  vector of a group holds g consecutive k-values of its columns
-  (`grouped_weights` lays them out), and one load broadcasts g consecutive
-  elements of a row of `a` over it; at the end g neighbouring lanes are
-  summed (log2 g shuffles and adds per accumulator, once per block). The
-  vectors may be narrower than the widest (`width`).
+  lane: `column_group` picks the least depth g that fills whole vectors
+  (10 columns in 8 lanes: 5 vectors of 2 columns x 4 k-values), each vector
+  holds g consecutive k-values of its columns (`grouped_weights` lays them
+  out), and one load broadcasts g consecutive elements of a row of `a` over
+  all V vectors; at the end g neighbouring lanes are summed (log2 g shuffles
+  and adds per accumulator, once per block). Rows run in sub-blocks and the
+  vectors in passes that fit the registers (`grouped_passes`). The vectors
+  may be narrower than the widest (`width`).
 - `fma_chains(x, y, iterations, chains, width)`: the FMA-throughput
   microkernel of the compute roof (bench.suite.roofs): C independent
   accumulators in registers, nothing but FMAs in the loop.
@@ -66,6 +67,7 @@ attribute (clang sets it, numba does not) would narrow them.
 """
 from __future__ import annotations
 
+import math
 import types as pytypes
 from contextlib import contextmanager
 
@@ -512,68 +514,84 @@ def broadcast_block(typingctx, a, i0, count, w, bias, j0, dst, d0, relu, lead, r
     return sig, codegen
 
 
-def column_groups(columns: int, lanes: int) -> list[int]:
+def column_group(columns: int, lanes: int) -> tuple[int, int]:
     """How grouped_block lays `columns` outputs into vectors of `lanes` lanes:
-    for each group of columns, the g consecutive k-values one vector holds
-    (g a power of two; the group has lanes // g columns), widest groups first.
-    The groups are the binary digits of `columns`, so no lane is padding:
-    10 columns in 16 lanes are 8 columns of 2 k-values and 2 of 8."""
-    groups, width = [], lanes
-    while columns:
-        while width > columns:
-            width //= 2
-        groups.append(lanes // width)
-        columns -= width
-    return groups
+    (g, V). Every vector holds g consecutive k-values of lanes // g columns,
+    g = lanes / gcd(columns, lanes) the least that fills whole vectors, so no
+    lane is padding and all V = columns * g / lanes vectors share one
+    broadcast of g elements of a row: 10 columns in 8 lanes are 5 vectors of
+    2 columns x 4 k-values. (Groups of different g, the binary digits of the
+    columns, need as many FMAs but a broadcast for each: on the Zen 4 VM of
+    round 3, stop 41, the skinny layer in cache ran at 77 % of the FMA peak
+    that way and at 92 % this way, one thread, 8 lanes.)"""
+    if columns <= 0:
+        return 1, 0
+    g = lanes // math.gcd(columns, lanes)
+    return g, columns * g // lanes
 
 
 def grouped_weights(w: np.ndarray, lanes: int, out: np.ndarray) -> np.ndarray:
     """w (K x n) laid out for grouped_block, written into `out` (of
-    grouped_shape) and returned: one row per step of G k-values
-    (G the largest g of column_groups(n, lanes)) holding, group after group,
-    the G // g vectors of each; lane l of a group's vector t is
-    w[p + t * g + l % g, c + l // g], for the step's first k-value p and the
-    group's first column c. The K % G last k-values are left out (the caller
-    adds them). Written through views, with no temporary copy of w."""
+    grouped_shape) and returned: one row per step of g k-values holding the
+    V vectors of column_group(n, lanes); lane l of vector v of step s is
+    w[s * g + l % g, v * (lanes // g) + l // g]. The K % g last k-values are
+    left out (the caller adds them). Written through views, with no
+    temporary copy of w."""
     k, n = w.shape
-    groups = column_groups(n, lanes)
-    most = max(groups, default=1)
-    steps = k // most
-    vector, column = 0, 0
-    for g in groups:
-        columns, count = lanes // g, most // g
-        # out's vectors of this group, as (step, vector, column, k-value in the vector)
-        into = out[:, vector * lanes:(vector + count) * lanes].reshape(steps, count, columns, g)
-        into[...] = w[:steps * most, column:column + columns].reshape(
-            steps, count, g, columns).transpose(0, 1, 3, 2)
-        vector, column = vector + count, column + columns
+    g, vectors = column_group(n, lanes)
+    steps = k // g
+    # out as (step, vector, column in the vector, k-value in the vector)
+    out.reshape(steps, vectors, lanes // g, g)[...] = w[:steps * g].reshape(
+        steps, g, vectors, lanes // g).transpose(0, 2, 3, 1)
     return out
 
 
 def grouped_shape(k: int, n: int, lanes: int) -> tuple[int, int]:
-    """The shape of grouped_weights' array for a K x n w: K // G rows of the
-    groups' vectors (n * G lanes in all, as G // g vectors of lanes // g
-    columns each)."""
-    most = max(column_groups(n, lanes), default=1)
-    return k // most, n * most
+    """The shape of grouped_weights' array for a K x n w: K // g rows of V
+    vectors (n * g lanes)."""
+    g = column_group(n, lanes)[0]
+    return k // g, n * g
+
+
+def grouped_passes(vectors: int, rows: int, registers: int) -> tuple[int, int]:
+    """How grouped_block runs V vectors for a block of R rows with this many
+    vector registers: (vectors a pass, rows a sub-block). A pass keeps
+    r x v accumulators, its v vectors of wg and one broadcast in registers,
+    with one register in sixteen to spare, as the broadcast blocks; each step
+    of a pass loads v vectors and r broadcasts for r x v FMAs. Chosen: the
+    split that loads least a FMA over the whole block, P / V + 1 / r for P
+    passes (ties: fewer passes)."""
+    spare = 1 + registers // 16
+    best = None
+    for passes in range(1, max(vectors, 1) + 1):
+        v = -(-max(vectors, 1) // passes)
+        r = min(rows, (registers - spare - v) // v)
+        if r < 1:
+            continue
+        cost = passes / max(vectors, 1) + 1 / r
+        if best is None or cost < best[0] - 1e-12:
+            best = cost, v, r
+    if best is None:  # more vectors than registers: one at a time
+        return 1, 1
+    return best[1], best[2]
 
 
 @intrinsic
 def grouped_block(typingctx, a, i0, count, wg, dst, d0, c0, lead, rows, cols, width):
     """One block of a product's columns that fill no whole vector, by broadcast
     FMAs with no padded lanes: for r < count,
-    dst[d0 + r, c0 : c0 + n] = a[i0 + r, :steps * G] @ (w's n columns),
+    dst[d0 + r, c0 : c0 + n] = a[i0 + r, :steps * g] @ (w's n columns),
     with wg = grouped_weights(w, lanes) (steps rows), n the zeros of `cols`,
     lanes the zeros of `width` (the vectors' lanes; they may be narrower than
-    the widest) and R (>= count) the zeros of `rows`. A group of columns
-    (column_groups) whose vectors hold g k-values multiplies, per row, the
-    broadcast of g consecutive elements of a (one load of g elements) by
-    each of its vectors: lanes // g columns x g k-values a FMA, all lanes
-    useful. At the end each accumulator's g neighbouring lanes are summed
-    (log2 g shuffles and adds) and its columns stored. Groups run in passes
-    of as many as the registers hold for R rows (R accumulators each), the
-    first pass prefetching (into L2) the R rows from `lead` on when lead >= 0,
-    at an even rate, as broadcast_block does."""
+    the widest) and R (>= count) the zeros of `rows`. Each step loads one
+    broadcast of g consecutive elements of a row (column_group) and
+    multiplies it by each of the V vectors of wg's row: lanes // g columns x
+    g k-values a FMA, all lanes useful. The block runs as sub-blocks of rows
+    and passes of vectors that fit the registers (grouped_passes); the first
+    pass of each sub-block prefetches (into L2) its rows of the block from
+    `lead` on when lead >= 0, at an even rate, as broadcast_block does. At
+    the end each accumulator's g neighbouring lanes are summed (log2 g
+    shuffles and adds) and its columns stored."""
     if not (_is_matrix(a) and _is_matrix(wg) and _is_matrix(dst)
             and a.dtype == wg.dtype == dst.dtype
             and all(isinstance(t, types.BaseTuple) for t in (rows, cols, width))
@@ -582,13 +600,15 @@ def grouped_block(typingctx, a, i0, count, wg, dst, d0, c0, lead, rows, cols, wi
     n_rows = len(rows.types)
     vec = vector_of(a.dtype, len(width.types))
     lanes_ = vec.lanes
-    groups = column_groups(len(cols.types), lanes_)
-    most = max(groups, default=1)
-    per_pass = max(1, (VECTOR_REGISTERS - 2) // n_rows)
+    g, n_vectors = column_group(len(cols.types), lanes_)
+    per_pass, sub_rows = grouped_passes(n_vectors, n_rows, VECTOR_REGISTERS)
+    subs = -(-n_rows // sub_rows)
+    sub_rows = -(-n_rows // subs)  # the rows shared evenly
+    passes = -(-n_vectors // per_pass) if n_vectors else 0
     sig = types.void(a, i0, count, wg, dst, d0, c0, lead, rows, cols, width)
 
     def codegen(context, builder, signature, args):
-        if not groups:
+        if not n_vectors:
             return context.get_dummy_value()
         a_ty, i0_ty, count_ty, wg_ty, dst_ty, d0_ty, c0_ty, lead_ty = signature.args[:8]
         intp = context.get_value_type(types.intp)
@@ -602,76 +622,85 @@ def grouped_block(typingctx, a, i0, count, wg, dst, d0, c0, lead, rows, cols, wi
             for i, ty in [(1, i0_ty), (2, count_ty), (5, d0_ty), (6, c0_ty), (7, lead_ty)])
         steps = cgutils.unpack_tuple(builder, W.shape)[0]
         last = builder.sub(cgutils.unpack_tuple(builder, A.shape)[0], intp(1))
-        a_rows = []
-        for r in range(n_rows):
-            i = builder.add(i0_v, intp(r))
-            a_rows.append(builder.select(builder.icmp_signed("<", i, last), i, last))
         prefetching = builder.icmp_signed(">=", lead_v, intp(0))
-        span = builder.bitcast(
-            _pointer(context, builder, a_ty, A, builder.select(prefetching, lead_v, intp(0)),
-                     intp(0)), ir.IntType(8).as_pointer())
-        stride_bytes = n_rows * most * vec.dtype.bitwidth // 8  # of the span, a step
         zero = ir.Constant(vty, None)
+        gather = ir.Constant(ir.VectorType(i32, lanes_), [lane % g for lane in range(lanes_)])
 
-        def splat_of(row, col, g):
+        def splat_of(row, col):
             # g elements of a from (row, col), repeated over the lanes: one
             # broadcasting load (vbroadcastss/sd, vbroadcastf128, ... on x86).
             ptr = _pointer(context, builder, a_ty, A, row, col)
             small = ir.VectorType(element, g)
             value = builder.load(builder.bitcast(ptr, small.as_pointer()),
                                  align=vec.dtype.bitwidth // 8)
-            return builder.shuffle_vector(value, value, ir.Constant(
-                ir.VectorType(i32, lanes_), [lane % g for lane in range(lanes_)]))
+            return builder.shuffle_vector(value, value, gather)
 
-        # Each group's first vector in a row of wg, and its first column.
-        firsts, columns, v, c = [], [], 0, 0
-        for g in groups:
-            firsts.append(v)
-            columns.append(c)
-            v, c = v + most // g, c + lanes_ // g
-        for start in range(0, len(groups), per_pass):
-            chosen = list(range(start, min(start + per_pass, len(groups))))
-            width_ = len(chosen)
-            with _carrying(builder, intp(0), steps, intp(1), [zero] * (n_rows * width_)) as step:
-                s = step.index
-                p = builder.mul(s, intp(most))
-                if start == 0:
-                    with builder.if_then(prefetching, likely=True):
-                        offset = builder.mul(s, intp(stride_bytes))
-                        for line in range(-(-stride_bytes // LINE_BYTES)):
-                            _prefetch_l2(builder, builder.gep(
-                                span, [builder.add(offset, intp(LINE_BYTES * line))]))
-                accs = list(step.values)
-                for slot, index in enumerate(chosen):
-                    g = groups[index]
-                    for t in range(most // g):
-                        wv = _load(context, builder, vec, wg_ty, W, s,
-                                   intp((firsts[index] + t) * lanes_))
-                        col = builder.add(p, intp(t * g))
-                        for r, row in enumerate(a_rows):
-                            at = r * width_ + slot
-                            accs[at] = _fma(builder, vec, splat_of(row, col, g), wv, accs[at])
-                step.values = accs
-            for r in range(n_rows):
-                with builder.if_then(builder.icmp_signed("<", intp(r), count_v)):
-                    row = builder.add(d0_v, intp(r))
-                    for slot, index in enumerate(chosen):
-                        g, acc = groups[index], step.values[r * width_ + slot]
-                        half = 1
-                        while half < g:  # each lane's sum with its neighbours' in groups of g
-                            acc = _add(builder, vec, acc, builder.shuffle_vector(
-                                acc, acc, ir.Constant(ir.VectorType(i32, lanes_),
-                                                      [lane ^ half for lane in range(lanes_)])))
-                            half *= 2
-                        if g > 1:  # column j's sum is in lane j * g: to lane j
-                            acc = builder.shuffle_vector(acc, acc, ir.Constant(
-                                ir.VectorType(i32, lanes_), [j * g % lanes_ for j in range(lanes_)]))
-                        _store_columns(context, builder, vec, dst_ty, D, row,
-                                       builder.add(c0_v, intp(columns[index])), acc,
-                                       limit=lanes_ // g)
+        def sub_block(first, height):
+            # Rows first .. first + height - 1 of the block, in passes.
+            a_rows = []
+            for r in range(first, first + height):
+                i = builder.add(i0_v, intp(r))
+                a_rows.append(builder.select(builder.icmp_signed("<", i, last), i, last))
+            span = builder.bitcast(_pointer(
+                context, builder, a_ty, A,
+                builder.select(prefetching, builder.add(lead_v, intp(first)), intp(0)), intp(0)),
+                ir.IntType(8).as_pointer())
+            stride_bytes = height * g * vec.dtype.bitwidth // 8  # of the span, a step
+            for index in range(passes):
+                chosen = range(index * n_vectors // passes, (index + 1) * n_vectors // passes)
+                with _carrying(builder, intp(0), steps, intp(1),
+                               [zero] * (height * len(chosen))) as step:
+                    s = step.index
+                    if index == 0:
+                        with builder.if_then(prefetching, likely=True):
+                            offset = builder.mul(s, intp(stride_bytes))
+                            for line in range(-(-stride_bytes // LINE_BYTES)):
+                                _prefetch_l2(builder, builder.gep(
+                                    span, [builder.add(offset, intp(LINE_BYTES * line))]))
+                    ws = [_load(context, builder, vec, wg_ty, W, s, intp(v * lanes_))
+                          for v in chosen]
+                    accs, col = list(step.values), builder.mul(s, intp(g))
+                    for r, row in enumerate(a_rows):
+                        x = splat_of(row, col)
+                        for slot, wv in enumerate(ws):
+                            at = r * len(chosen) + slot
+                            accs[at] = _fma(builder, vec, x, wv, accs[at])
+                    step.values = accs
+                for r in range(height):
+                    with builder.if_then(builder.icmp_signed("<", intp(first + r), count_v)):
+                        row = builder.add(d0_v, intp(first + r))
+                        for slot, v in enumerate(chosen):
+                            _store_columns(context, builder, vec, dst_ty, D, row,
+                                           builder.add(c0_v, intp(v * (lanes_ // g))),
+                                           _group_sums(builder, vec, g,
+                                                       step.values[r * len(chosen) + slot]),
+                                           limit=lanes_ // g)
+
+        for sub in range(subs):
+            first = sub * sub_rows
+            height = min(sub_rows, n_rows - first)
+            if sub == 0:
+                sub_block(first, height)
+            else:  # a last block's rows may end before this sub-block
+                with builder.if_then(builder.icmp_signed("<", intp(first), count_v)):
+                    sub_block(first, height)
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _group_sums(builder, vec, g, acc):
+    """acc's sums of g neighbouring lanes, column j's (lanes j * g ..) in lane j."""
+    i32 = ir.IntType(32)
+    half = 1
+    while half < g:  # each lane's sum with its neighbours' in groups of g
+        acc = _add(builder, vec, acc, builder.shuffle_vector(acc, acc, ir.Constant(
+            ir.VectorType(i32, vec.lanes), [lane ^ half for lane in range(vec.lanes)])))
+        half *= 2
+    if g > 1:  # column j's sum is in lane j * g: to lane j
+        acc = builder.shuffle_vector(acc, acc, ir.Constant(
+            ir.VectorType(i32, vec.lanes), [j * g % vec.lanes for j in range(vec.lanes)]))
+    return acc
 
 
 def _splat(builder, vty, count, value):
@@ -1032,8 +1061,8 @@ def forward_at(x, m, k, w1, wg1, tail1, bias1, padded, out, n, like, ahead, rows
 
 
 __all__ = ["FEATURES", "VECTOR_BYTES", "VECTOR_REGISTERS", "Vector", "blocked", "blocked_at",
-           "blocked_serial", "broadcast", "broadcast_block", "broadcast_serial", "column_groups",
+           "blocked_serial", "broadcast", "broadcast_block", "broadcast_serial", "column_group",
            "dot_block", "fma_chains", "fma_peak", "fma_peak_serial", "forward", "grouped_block",
-           "grouped_shape", "grouped_weights", "forward_at", "forward_serial", "lanes",
-           "pointer_at", "read_sum", "read_sum_serial", "vadd", "vector_of", "vlane", "vload",
+           "grouped_passes", "grouped_shape", "grouped_weights", "forward_at", "forward_serial",
+           "lanes", "pointer_at", "read_sum", "read_sum_serial", "vadd", "vector_of", "vlane", "vload",
            "vsplat"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 
 import numpy as np
 import pytest
@@ -109,35 +110,42 @@ def test_blocked_both_builds_on_block_edges(name, build):
 
 @needs_numba
 @pytest.mark.parametrize("lanes", [4, 8, 16])
-def test_column_groups_hold_every_column_once_and_pad_no_lane(lanes):
-    for columns in range(0, 2 * lanes + 2):
-        groups = compiled.simd.column_groups(columns, lanes)
-        assert sum(lanes // g for g in groups) == columns
-        assert all(lanes % g == 0 and g & (g - 1) == 0 for g in groups)
-        assert groups == sorted(groups)  # the widest groups of columns first
-    assert compiled.simd.column_groups(10, 16) == [2, 8]  # the skinny layer: 8 + 2 columns
+def test_column_group_fills_whole_vectors_with_the_least_depth(lanes):
+    for columns in range(1, 2 * lanes + 2):
+        g, vectors = compiled.simd.column_group(columns, lanes)
+        assert lanes % g == 0 and vectors * lanes == columns * g  # no lane is padding
+        assert g == 1 or columns * (g // 2) % lanes != 0          # no shallower g fills them
+    assert compiled.simd.column_group(0, lanes) == (1, 0)
+    assert compiled.simd.column_group(10, 8) == (4, 5)  # the skinny layer: 5 vectors of 2 columns
+    assert compiled.simd.column_group(2, 16) == (8, 1)  # the forward pass's 2 of 50 hidden units
 
 
 @needs_numba
 def test_grouped_weights_lay_each_lane_as_documented():
-    """Lane l of group vector t of step s: w[s * G + t * g + l % g, c + l // g];
-    10 columns in 16 lanes (groups of 2 and 8 k-values), k = 19: two steps of
-    8, the last 3 k-values left to the caller."""
+    """Lane l of vector v of step s: w[s * g + l % g, v * (lanes // g) + l // g];
+    10 columns in 16 lanes (5 vectors of 2 columns x 8 k-values), k = 19: two
+    steps of 8, the last 3 k-values left to the caller."""
     simd = compiled.simd
     lanes, (k, n) = 16, (19, 10)
     w = np.arange(k * n, dtype=np.float32).reshape(k, n)
     out = simd.grouped_weights(w, lanes, np.zeros(simd.grouped_shape(k, n, lanes), np.float32))
     assert out.shape == (2, 80)
     expected = np.zeros_like(out)
-    vector = column = 0
-    for g in (2, 8):
-        for t in range(8 // g):
-            for lane in range(lanes):
-                for s in range(2):
-                    expected[s, (vector + t) * lanes + lane] = w[s * 8 + t * g + lane % g,
-                                                                 column + lane // g]
-        vector, column = vector + 8 // g, column + lanes // g
+    for s, v, lane in itertools.product(range(2), range(5), range(lanes)):
+        expected[s, v * lanes + lane] = w[s * 8 + lane % 8, v * 2 + lane // 8]
     assert np.array_equal(out, expected)
+
+
+@needs_numba
+@pytest.mark.parametrize("registers, rows", [(32, 8), (16, 6)])
+def test_grouped_passes_fit_the_registers(registers, rows):
+    for vectors in range(1, 41):
+        per_pass, sub_rows = compiled.simd.grouped_passes(vectors, rows, registers)
+        assert 1 <= per_pass <= vectors and 1 <= sub_rows <= rows
+        assert sub_rows * per_pass + per_pass + 1 + registers // 16 <= registers
+    # The skinny layer in 8 lanes: its 5 vectors in one pass of 4 rows (5 loads
+    # for 20 FMAs a step), not 8 rows in two passes (8 + 5 for 40).
+    assert compiled.simd.grouped_passes(5, 8, 32) == (5, 4)
 
 
 @pytest.fixture(params=["narrow", "wide"])
@@ -152,6 +160,8 @@ def group_width(request, monkeypatch):
 @pytest.mark.parametrize("dtype", [torch.int64, torch.float32], ids=["int64", "f32"])
 @pytest.mark.parametrize("m, k, n", [
     (53, 784, 10),  # the skinny layer: every column grouped, rows past whole blocks
+    (50, 784, 10),  # a last block that ends before its second sub-block of rows
+    (21, 301, 15),  # vectors in several passes, k-values past the last whole step
     (9, 301, 3),    # k-values past the last whole step of the groups, added in order
     (4, 5, 7),      # fewer k-values than a step: every one of them added in order
     (17, 64, 37),   # whole vectors and grouped columns side by side
