@@ -46,7 +46,7 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from bench import atomic, cli, forkserver, runs
+from bench import atomic, cli, compile_cache, forkserver, runs
 from bench.exitcodes import Exit
 from bench.interrupts import Interrupted, interruptible
 from bench.runs import RunError
@@ -160,6 +160,7 @@ def previous_manifest(out: Path) -> dict | None:
     return manifest
 
 
+
 class ABRun:
     """One `bench ab` run into out, resuming the finished blocks of `previous`."""
 
@@ -192,6 +193,8 @@ class ABRun:
                 head = git("rev-parse", "HEAD", cwd=self.root)
                 cand_label = f"the working tree (on {head[:12]})"
                 cand_id = f"working tree {digest(cand_path)}"
+            for side, path in (("base", base_path), ("candidate", cand_path)):
+                compile_cache.carry_said(self.root, path, side)
             mnist_dir = local_mnist_dir()
             envs = {"base": (base_path, side_env(base_path, mnist_dir, keep_slowdown=False)),
                     "candidate": (cand_path, side_env(cand_path, mnist_dir, keep_slowdown=True))}

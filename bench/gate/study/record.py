@@ -8,6 +8,7 @@ import random
 import time
 from pathlib import Path
 
+from bench import compile_cache
 from bench.suite.mnist import local_mnist_dir
 from bench.tree import Tree, measure, side_env, snapshot
 
@@ -31,6 +32,7 @@ def prepare_trees(root: Path, folder: Path) -> dict[str, Tree]:
             for patch in PATCHES:
                 if patch.name == name:
                     patch.apply(path)
+            compile_cache.carry_said(root, path, name)
         trees[name] = Tree(path, side_env(path, mnist_dir, keep_slowdown=False))
     return trees
 
