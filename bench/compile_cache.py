@@ -53,16 +53,16 @@ def _sources(folder: Path) -> dict[str, bytes]:
 
 
 def carry_said(root: Path, tree: Path, name: str, package: str = PACKAGE,
-               env: Mapping[str, str] = os.environ) -> int:
-    """carry, said in one line for the tree called `name`; a failure to copy
-    costs only the compile it would have saved."""
+               env: Mapping[str, str] = os.environ, origin: str = "the checkout") -> int:
+    """carry, said in one line for the tree called `name` (root called
+    `origin`); a failure to copy costs only the compile it would have saved."""
     try:
         copied = carry(root, tree, package, env)
     except OSError as exc:
-        print(f"{name}: numba's cache not carried from the checkout ({exc}); "
+        print(f"{name}: numba's cache not carried from {origin} ({exc}); "
               "its first process compiles the kernels", flush=True)
         return 0
     if copied:
-        print(f"{name}: numba's compiled kernels carried from the checkout ({copied} files)",
+        print(f"{name}: numba's compiled kernels carried from {origin} ({copied} files)",
               flush=True)
     return copied

@@ -323,3 +323,44 @@ def test_a_suite_without_per_benchmark_times_keeps_max_time(repo, fake_measure, 
     assert all(times is None for *_, times in fake_measure)
     assert "max_times" not in json.loads((out / "ab.json").read_text())
     assert "takes no per-benchmark times" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("checkout_cache, kernels_differ, compiles", [
+    (True, False, 0),   # both sides load the checkout's cache
+    (False, False, 1),  # the first process compiles; the other side gets its cache
+    (False, True, 2),   # kernels differ: each side compiles its own
+])
+def test_compiled_kernels_are_carried_only_between_the_same_kernels(
+        repo, fake_measure, monkeypatch, tmp_path, capsys, checkout_cache, kernels_differ, compiles):
+    (repo / ".gitignore").write_text("__pycache__/\n")
+    (repo / "matmul").mkdir()
+    (repo / "matmul" / "__init__.py").write_text("")
+    (repo / "matmul" / "kernels.py").write_text("K = 1\n")
+    git("add", ".", cwd=repo)
+    git("commit", "-qm", "kernels", cwd=repo)
+    if kernels_differ:
+        (repo / "matmul" / "kernels.py").write_text("K = 2\n")
+        git("commit", "-qam", "other kernels", cwd=repo)
+    if checkout_cache:
+        (repo / "matmul" / "__pycache__").mkdir()
+        (repo / "matmul" / "__pycache__" / "kernels.f-1.py311.nbi").write_text("index")
+        (repo / "matmul" / "__pycache__" / "kernels.f-1.py311.1.nbc").write_text("data")
+    compiled = []
+    measure = ab.measure
+
+    def compiling_measure(tree, out, *args, **kwargs):
+        cache = tree.path / "matmul" / "__pycache__"
+        if not any(cache.glob("*.nbi")):  # as numba does: compile, then save the cache
+            compiled.append(tree.path.name)
+            cache.mkdir(exist_ok=True)
+            (cache / "kernels.f-1.py311.1.nbc").write_text("data")
+            (cache / "kernels.f-1.py311.nbi").write_text("index")
+        return measure(tree, out, *args, **kwargs)
+
+    monkeypatch.setattr(ab, "measure", compiling_measure)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    base = "HEAD~1" if kernels_differ else "HEAD"
+    ab.main([base, "HEAD", "--processes", "4", "--seed", "1", "--out", str(tmp_path / "ab")])
+    said = capsys.readouterr().out
+    assert len(compiled) == compiles, said
+    assert said.count("numba's compiled kernels carried from") == 2 - compiles

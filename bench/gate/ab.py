@@ -193,8 +193,10 @@ class ABRun:
                 head = git("rev-parse", "HEAD", cwd=self.root)
                 cand_label = f"the working tree (on {head[:12]})"
                 cand_id = f"working tree {digest(cand_path)}"
-            for side, path in (("base", base_path), ("candidate", cand_path)):
-                compile_cache.carry_said(self.root, path, side)
+            # Sides whose kernels now load from numba's cache: carried from the checkout,
+            # or from the other side's tree after its first process compiled them.
+            self.compiled = {side for side, path in (("base", base_path), ("candidate", cand_path))
+                             if compile_cache.carry_said(self.root, path, side)}
             mnist_dir = local_mnist_dir()
             envs = {"base": (base_path, side_env(base_path, mnist_dir, keep_slowdown=False)),
                     "candidate": (cand_path, side_env(cand_path, mnist_dir, keep_slowdown=True))}
@@ -292,6 +294,7 @@ class ABRun:
                                    targets, self.args.subset, self.args.max_time,
                                    memory=index <= rounds.BUDGET_AFTER, **extra)
                     runs.require_samples(runs.load(path))
+                    self.share_compiled(side)
                 error = None
                 break
             except (MeasureError, RunError) as exc:
@@ -336,6 +339,18 @@ class ABRun:
         print(f"rounds: from {rounds.BUDGET_AFTER} blocks, {len(shorter)} of {len(times)} "
               f"benchmarks need less than --max-time {self.args.max_time} s a process"
               + (f" (median {shorter[len(shorter) // 2]:.3g} s)" if shorter else ""), flush=True)
+
+    def share_compiled(self, side: str) -> None:
+        """After a side's first process compiled its kernels: into the other
+        side's tree too, where that has the same kernels and no cache yet."""
+        if side in self.compiled:
+            return
+        self.compiled.add(side)
+        for other in SIDES:
+            if other not in self.compiled and compile_cache.carry_said(
+                    self.trees[side].path, self.trees[other].path, other,
+                    origin=f"the {side} side's first process"):
+                self.compiled.add(other)
 
     def progress(self, index: int, order: list[str], targets: list[str], note: str = "") -> None:
         print(f"[{time.perf_counter() - self.started:5.0f} s] block {index}: "
