@@ -1,6 +1,7 @@
 """numba's compiled kernels carried from the checkout into a gate tree whose
 kernel package is the same, so that each side's first process loads them
-instead of compiling them (about 25-40 s a side on the 2-core VMs).
+instead of compiling them (about 20 s a side for the gate's default subset,
+on the 2-core Zen 3 VM of round 3's stop 43).
 
 numba keeps each cached function beside its source (`matmul/__pycache__`,
 `.nbi` index and `.nbc` data files) and, on loading, checks numba's version,

@@ -160,7 +160,6 @@ def previous_manifest(out: Path) -> dict | None:
     return manifest
 
 
-
 class ABRun:
     """One `bench ab` run into out, resuming the finished blocks of `previous`."""
 
