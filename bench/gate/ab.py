@@ -194,7 +194,7 @@ class ABRun:
                 cand_id = f"working tree {digest(cand_path)}"
             # Sides whose kernels now load from numba's cache: carried from the checkout,
             # or from the other side's tree after its first process compiled them.
-            self.compiled = {side for side, path in (("base", base_path), ("candidate", cand_path))
+            self.compiled = {side for side, path in zip(SIDES, (base_path, cand_path))
                              if compile_cache.carry_said(self.root, path, side)}
             mnist_dir = local_mnist_dir()
             envs = {"base": (base_path, side_env(base_path, mnist_dir, keep_slowdown=False)),
